@@ -1,0 +1,1 @@
+"""kubectl aksdoctor: the kubectl plugin front-end."""
