@@ -28,7 +28,7 @@ class UnreachableError(AksdoctorError):
     exit_code = EXIT_UNREACHABLE
 
 
-class FactUnavailable(Exception):  # noqa: N818 - a state, not a failure of the program
+class FactUnavailable(Exception):
     """A fact could not be read (forbidden, not in the snapshot, no Azure credentials).
 
     The checks that need it become `skipped: <reason>`; the run goes on.

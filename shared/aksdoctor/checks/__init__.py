@@ -1,0 +1,16 @@
+"""The check catalog. Modules are listed explicitly so frozen builds (PyInstaller) carry every one of them."""
+
+from __future__ import annotations
+
+import importlib
+
+from aksdoctor.checks.base import REGISTRY, Check
+
+CHECK_MODULES: tuple[str, ...] = ("lb_no_endpoints",)
+
+
+def all_checks() -> dict[str, Check]:
+    """Every registered check by id (imports the check modules on first use)."""
+    for module in CHECK_MODULES:
+        importlib.import_module(f"{__name__}.{module}")
+    return dict(sorted(REGISTRY.items()))
