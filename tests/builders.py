@@ -342,3 +342,26 @@ def outcome(report: Report, check_id: str) -> tuple[str, str]:
         if o.id == check_id:
             return o.status.value, o.reason
     raise AssertionError(f"{check_id} not in report checks: {[o.id for o in report.checks]}")
+
+
+def deployment_pod(
+    name: str,
+    deployment: str,
+    *,
+    template_hash: str = "5d8f7c9b6d",
+    labels: Mapping[str, str] | None = None,
+    **pod_fields: Any,
+) -> dict[str, Any]:
+    """A pod created by a Deployment's ReplicaSet (ownerReferences and pod-template-hash as the controller sets)."""
+    made = pod(name, labels={**(labels or {"app": "web"}), "pod-template-hash": template_hash}, **pod_fields)
+    made["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": f"{deployment}-{template_hash}",
+            "uid": _uid(f"ReplicaSet/{deployment}-{template_hash}"),
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    return made

@@ -6,7 +6,14 @@ import importlib
 
 from aksdoctor.checks.base import REGISTRY, Check
 
-CHECK_MODULES: tuple[str, ...] = ("lb_no_endpoints",)
+CHECK_MODULES: tuple[str, ...] = (
+    "lb_annotation_invalid",
+    "lb_no_endpoints",
+    "lb_target_port",
+    "lb_readiness",
+    "lb_ilb_hairpin",
+    "lb_etp_local",
+)
 
 
 def all_checks() -> dict[str, Check]:

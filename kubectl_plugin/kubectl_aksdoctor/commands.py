@@ -1,0 +1,156 @@
+"""The sub-commands of `kubectl aksdoctor`; imported only after argument parsing (keeps `--help` fast)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from aksdoctor import engine
+from aksdoctor.errors import EXIT_OK, UsageError
+from aksdoctor.facts import Facts
+from aksdoctor.model import Target
+from aksdoctor.render import FORMATS, render, should_color
+from kubectl_aksdoctor.cli import exit_code, fail_on_threshold, parse_ids
+
+SERVICE_PREFIXES = ("svc/", "service/", "services/", "service.v1/")
+
+
+def diagnose(args: argparse.Namespace) -> int:
+    """`lb` and `cluster`: validate everything that needs no network first, then read, check, render."""
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if args.output not in FORMATS:
+        raise UsageError(f"unknown output format {args.output!r} (expected one of: {', '.join(FORMATS)})")
+    threshold = fail_on_threshold(args.fail_on)
+    include, exclude = parse_ids(args.check), parse_ids(args.skip)
+    scope = "service" if args.command == "lb" else "cluster"
+    engine.select_checks(scope, include, exclude)
+    namespace, name = _service_argument(args) if scope == "service" else (args.namespace, "")
+
+    source, now, default_ns, cluster = _kube_source(args)
+    namespace = namespace or default_ns
+    target = Target(scope, cluster, namespace if scope == "service" else "", name)
+    progress = ProgressLine(sys.stderr) if args.output == "table" and sys.stderr.isatty() else None
+    try:
+        report = engine.run(
+            Facts(target=target, kube=source, now=now), include=include, exclude=exclude, progress=progress
+        )
+    finally:
+        if progress:
+            progress.clear()
+    report.notes.extend(_source_notes(source))
+    width = shutil.get_terminal_size((100, 24)).columns
+    sys.stdout.write(render(report, args.output, color=should_color(sys.stdout), width=width))
+    sys.stdout.flush()
+    return exit_code(report.worst(), threshold)
+
+
+def _service_argument(args: argparse.Namespace) -> tuple[str | None, str]:
+    """`web`, `svc/web` or `shop/web` (with `-n` agreeing, if given)."""
+    text = args.service
+    for prefix in SERVICE_PREFIXES:
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    namespace = args.namespace
+    if "/" in text:
+        ns, _, text = text.partition("/")
+        if namespace and namespace != ns:
+            raise UsageError(f"Service {args.service!r} names namespace {ns!r} but -n says {namespace!r}")
+        namespace = ns
+    if not text or "/" in text:
+        raise UsageError(f"invalid Service {args.service!r} (expected NAME, svc/NAME or NAMESPACE/NAME)")
+    return namespace, text
+
+
+def _kube_source(args: argparse.Namespace) -> tuple[Any, datetime | None, str, str]:
+    """(source, now, default namespace, cluster name) for a snapshot or a live cluster."""
+    if args.snapshot:
+        from aksdoctor.sources.snapshot import SnapshotSource
+
+        snap = SnapshotSource(args.snapshot)
+        return snap, None, "default", snap.cluster_meta().name
+    from aksdoctor.sources.kube_live import KubeLiveSource
+
+    live = KubeLiveSource.from_kubeconfig(
+        config_file=args.kubeconfig, context=args.context, timeout=args.request_timeout
+    )
+    return live, datetime.now(timezone.utc), live.default_namespace, live.cluster_name
+
+
+def _source_notes(source: Any) -> list[str]:
+    notes = [f"malformed snapshot file {p}" for p in getattr(source, "problems", ())]
+    ignored = getattr(source, "ignored", ())
+    if ignored:
+        shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
+        notes.append(f"ignored {len(ignored)} unrecognised snapshot file(s): {shown}")
+    return notes
+
+
+class ProgressLine:
+    """One self-erasing status line on a terminal's stderr while facts are read."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.shown = False
+
+    def __call__(self, done: int, total: int, name: str) -> None:
+        self.stream.write(f"\r\033[Kreading {name.replace('_', ' ')} ({done}/{total})")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def list_checks(args: argparse.Namespace) -> int:
+    from aksdoctor.checks import all_checks
+
+    rows = [
+        {
+            "id": c.id,
+            "severity": c.severity.label,
+            "scope": c.scope + (" (+lb)" if c.also_in_lb else ""),
+            "title": c.title,
+            "fix": c.fix_action or "",
+            "docs": list(c.docs),
+        }
+        for c in all_checks().values()
+    ]
+    if args.output == "json":
+        print(json.dumps(rows, indent=2))
+    elif args.output == "yaml":
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(rows, sort_keys=False))
+    elif args.output == "table":
+        widths = [max(len(str(r[k])) for r in rows) for k in ("id", "severity", "scope")] if rows else [2, 8, 5]
+        for r in rows:
+            fix = f"  [fix: {r['fix']}]" if r["fix"] else ""
+            print(f"{r['id']:<{widths[0]}}  {r['severity']:<{widths[1]}}  {r['scope']:<{widths[2]}}  {r['title']}{fix}")
+    else:
+        raise UsageError(f"unknown output format {args.output!r} (expected table, json or yaml)")
+    return EXIT_OK
+
+
+def version(args: argparse.Namespace) -> int:
+    from aksdoctor.buildinfo import build_info
+
+    info = build_info()
+    if args.output == "json":
+        print(json.dumps(info, indent=2))
+    elif args.output == "text":
+        libs = ", ".join(f"{k} {v}" for k, v in info["libraries"].items())
+        commit = f" (commit {info['commit']})" if info.get("commit") else ""
+        print(f"aksdoctor {info['version']}{commit}")
+        print(f"python {info['python']}; {libs}")
+    else:
+        raise UsageError(f"unknown output format {args.output!r} (expected text or json)")
+    return EXIT_OK

@@ -1,0 +1,11 @@
+"""`-o json`: the report document of DESIGN.md section 5, the contract scripts and the evaluation read."""
+
+from __future__ import annotations
+
+import json
+
+from aksdoctor.model import Report
+
+
+def render(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2) + "\n"
