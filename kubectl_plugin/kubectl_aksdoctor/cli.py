@@ -34,7 +34,7 @@ def prog_name(argv0: str | None = None) -> str:
     base = os.path.basename(argv0 if argv0 is not None else sys.argv[0])
     if base.endswith(".exe"):
         base = base[:-4]
-    return "kubectl aksdoctor" if base.startswith("kubectl-") else base or "kubectl-aksdoctor"
+    return "kubectl aksdoctor" if base.startswith("kubectl-") else "kubectl-aksdoctor"
 
 
 def _common_parent() -> argparse.ArgumentParser:

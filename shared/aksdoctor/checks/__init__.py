@@ -13,6 +13,8 @@ CHECK_MODULES: tuple[str, ...] = (
     "lb_readiness",
     "lb_ilb_hairpin",
     "lb_etp_local",
+    "version_known_issue",
+    "version_unsupported",
 )
 
 

@@ -39,7 +39,9 @@ def version_evidence(ctx: CheckContext, text: str) -> Evidence:
             nodes = []
         node = next((n for n in nodes if kube.status(n).get("nodeInfo", {}).get("kubeletVersion") == text), None)
         where = f"Node {kube.name(node)}" if node else "Node"
-        return Evidence("Version", f"{where} status.nodeInfo.kubeletVersion (newest kubelet; no API server version)", text)
+        return Evidence(
+            "Version", f"{where} status.nodeInfo.kubeletVersion (newest kubelet; no API server version)", text
+        )
     return Evidence("Version", "API server version", text)
 
 

@@ -308,14 +308,15 @@ def _load_kubeconfig(cfg: Any, paths: str, context: str | None) -> tuple[str, st
     from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
     try:
-        merged = KubeConfigMerger(paths).config
+        merger = KubeConfigMerger(paths)
+        merged = merger.config
         if merged is None:
             raise BadInputError(
                 f"no kubeconfig found (looked at {paths}) and not running inside a cluster; "
                 "pass --kubeconfig or run: az aks get-credentials"
             )
         contexts = [c.value for c in merged.safe_get("contexts") or ()]
-        wanted = context or merged.safe_get("current-context")
+        wanted = context or _current_context(merger)
         if not wanted:
             raise BadInputError(f"kubeconfig has no current-context; pass --context ({_available(contexts)})")
         if not any(c.get("name") == wanted for c in contexts):
@@ -333,6 +334,16 @@ def _load_kubeconfig(cfg: Any, paths: str, context: str | None) -> tuple[str, st
         raise BadInputError(f"kubeconfig could not be read: {type(exc).__name__}: {_first_line(exc)}") from None
     ctx = loader.current_context.get("context") or {}
     return ctx.get("namespace") or "default", ctx.get("cluster") or wanted
+
+
+def _current_context(merger: Any) -> str | None:
+    """kubectl keeps the first file's current-context when merging; the client's merger keeps the last one.
+    https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/#merging-kubeconfig-files"""
+    for path in merger.paths:
+        current = (merger.config_files.get(path) or {}).get("current-context")
+        if current:
+            return current
+    return None
 
 
 def _load_incluster(cfg: Any) -> tuple[str, str]:
@@ -385,7 +396,9 @@ def _yaml_problem(exc: Exception) -> str:
 
 def _first_line(exc: BaseException | str) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    if text:
+        return text.splitlines()[0]
+    return type(exc).__name__ if isinstance(exc, BaseException) else "(no message)"
 
 
 def _status_message(exc: Any) -> str:

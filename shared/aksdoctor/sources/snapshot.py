@@ -201,7 +201,7 @@ class SnapshotSource:
             pass
         with self._lock:
             self._load_all()
-            return any(namespace in by_ns for by_ns in self._objects.values()) or None
+            return any(namespace in by_ns for by_ns in self._objects.values())
 
     def _load_all(self) -> None:
         for entry in self._files:

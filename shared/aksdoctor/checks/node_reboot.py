@@ -1,0 +1,285 @@
+"""Nodes waiting for a reboot with nothing to reboot them, and a kured lock that blocks every reboot.
+
+On the `Unmanaged` node OS channel AKS installs security updates but never reboots for them: kured does. kured
+takes turns through a lock annotation on its own DaemonSet; a lock left by a node that no longer exists blocks all
+reboots until it expires (`--lock-ttl`) or someone removes it (kured#137, #173, #847). `/var/run/reboot-required`
+lives on the node, so only signals that reach the API count here (node conditions, kured's node annotations).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from aksdoctor import kube, shell
+from aksdoctor.checks._nodes import (
+    EVIDENCE_CAP,
+    cluster_meta,
+    daemonset_status_evidence,
+    names_text,
+    node_knowledge,
+    nodes_resource,
+    require_nodes,
+)
+from aksdoctor.checks.base import CheckContext, Skipped, check, field_evidence
+from aksdoctor.errors import FactUnavailable
+from aksdoctor.model import Evidence, Finding, Fix, Severity
+
+DOCS = (
+    "https://learn.microsoft.com/en-us/azure/aks/node-updates-kured",
+    "https://learn.microsoft.com/en-us/azure/aks/auto-upgrade-node-os-image",
+    "https://kured.dev/docs/",
+)
+ACTION = "release-kured-lock"
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+@check(
+    id="node.reboot-pending",
+    title="Node reboots pending or blocked",
+    severity="warning",
+    scope="cluster",
+    needs=("nodes", "daemonsets"),
+    optional=("now", "cluster"),
+    docs=DOCS,
+    fix_action=ACTION,
+)
+def run(ctx: CheckContext) -> list[Finding]:
+    kn = node_knowledge()
+    kk = kn["kured"]
+    nodes = require_nodes(ctx)
+    names = {kube.name(n) for n in nodes}
+    kured = [ds for ds in ctx.fact("daemonsets") if _is_kured(ds, kk)]
+    now = _now(ctx)
+    findings = [f for ds in kured for f in _lock_findings(ctx, ds, names, now, kk)]
+    waiting = _reboot_signals(nodes, kn["reboot_signals"])
+    if waiting:
+        finding = _unhandled(ctx, waiting, kured)
+        if finding:
+            findings.append(finding)
+    if not findings and not kured:
+        raise Skipped(
+            "no reboot-required signal visible from the Kubernetes API and no kured: /var/run/reboot-required is "
+            "on the node, and whether AKS reboots nodes (node OS upgrade channel) needs Azure data"
+        )
+    return findings
+
+
+def _is_kured(ds: Mapping[str, Any], kk: Mapping[str, Any]) -> bool:
+    if any(m in kube.name(ds) for m in kk["name_markers"]):
+        return True
+    template = kube.spec(ds).get("template") or {}
+    return any(m in (c.get("image") or "") for c in kube.containers(template) for m in kk["image_markers"])
+
+
+def _now(ctx: CheckContext) -> datetime | None:
+    try:
+        return ctx.now
+    except FactUnavailable:
+        return None
+
+
+# ---- the kured lock ---------------------------------------------------------------------------------------
+
+
+def _lock_findings(
+    ctx: CheckContext, ds: Mapping[str, Any], names: set[str], now: datetime | None, kk: Mapping[str, Any]
+) -> list[Finding]:
+    annotation = kk["lock_annotation"]
+    raw = kube.annotations(ds).get(annotation)
+    if raw is None:
+        return []
+    lock_evidence = field_evidence("DaemonSet", ds, f"metadata.annotations[{annotation}]", raw)
+    fix = _release_fix(ds, annotation)
+    locks = _parse_locks(raw)
+    if locks is None:
+        return [
+            ctx.finding(
+                f"kured's lock annotation {annotation} on DaemonSet {kube.key(ds)} is not valid JSON: every kured "
+                "pod fails to read it, so no node is rebooted.",
+                [lock_evidence],
+                fix=fix,
+                resource=kube.ref("DaemonSet", ds),
+                severity=Severity.ERROR,
+            )
+        ]
+    findings = []
+    for lock in locks:
+        holder = str(lock.get("nodeID") or "")
+        created = _go_time(lock.get("created"))
+        ttl = _ttl(lock.get("TTL"))
+        expires = created + ttl if created and ttl else None
+        if expires and now and now >= expires:
+            continue  # kured replaces an expired lock at the next attempt
+        if holder not in names:
+            findings.append(_gone_holder(ctx, ds, holder, expires, lock_evidence, fix))
+            continue
+        held = now - created if now and created else None
+        if held is not None and held > timedelta(hours=kk["stuck_lock_hours"]):
+            findings.append(_stuck_holder(ctx, ds, holder, created, held, lock_evidence, fix))
+    return findings
+
+
+def _gone_holder(
+    ctx: CheckContext,
+    ds: Mapping[str, Any],
+    holder: str,
+    expires: datetime | None,
+    lock_evidence: Evidence,
+    fix: Fix,
+) -> Finding:
+    until = (
+        f"until the lock expires at {kube.format_time(expires)}"
+        if expires
+        else "forever: the lock has no TTL (kured runs without --lock-ttl), so only removing it helps"
+    )
+    cause = (
+        f"kured's reboot lock on DaemonSet {kube.key(ds)} is held by node {holder!r}, which no longer exists. Every "
+        f"other kured pod logs \"Lock already held: {holder}\" and reboots nothing, {until}."
+    )
+    evidence = [lock_evidence, Evidence("Node", f"Node {holder}", "not in the cluster's node list")]
+    severity = Severity.WARNING if expires else Severity.ERROR
+    return ctx.finding(cause, evidence, fix=fix, resource=kube.ref("DaemonSet", ds), severity=severity)
+
+
+def _stuck_holder(
+    ctx: CheckContext,
+    ds: Mapping[str, Any],
+    holder: str,
+    created: datetime,
+    held: timedelta,
+    lock_evidence: Evidence,
+    fix: Fix,
+) -> Finding:
+    hours = held.total_seconds() / 3600
+    cause = (
+        f"kured's reboot lock on DaemonSet {kube.key(ds)} has been held by node {holder} since "
+        f"{kube.format_time(created)} ({hours:.0f} h): its drain or reboot appears stuck (a PodDisruptionBudget "
+        "that never allows the eviction is the usual cause), and no other node reboots meanwhile."
+    )
+    return ctx.finding(
+        cause,
+        [lock_evidence],
+        fix=Fix(
+            f"Find what blocks node {holder} (kured's log on it, PodDisruptionBudgets); release the lock once it "
+            "is understood.",
+            (
+                shell.command("kubectl", "get", "pdb", "-A"),
+                shell.command("kubectl", "-n", kube.namespace(ds), "logs", f"daemonset/{kube.name(ds)}", "--tail=100"),
+                *fix.commands,
+            ),
+            ACTION,
+        ),
+        resource=kube.ref("DaemonSet", ds),
+    )
+
+
+def _release_fix(ds: Mapping[str, Any], annotation: str) -> Fix:
+    return Fix(
+        "Remove the lock annotation (kured takes it again when a node needs a reboot; with several holders this "
+        "releases all of them), and run kured with --lock-ttl (e.g. 30m) so a lock left by a lost node expires.",
+        (shell.command("kubectl", "-n", kube.namespace(ds), "annotate", "daemonset", kube.name(ds), f"{annotation}-"),),
+        ACTION,
+    )
+
+
+def _parse_locks(raw: str) -> list[Mapping[str, Any]] | None:
+    """The lock entries: one object, or kured's multi-lock `{"maxOwners": n, "locks": [...]}`; None if unreadable."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    if "locks" in doc:
+        return [lock for lock in doc.get("locks") or () if isinstance(lock, dict)]
+    return [doc]
+
+
+def _go_time(value: Any) -> datetime | None:
+    """A Go RFC 3339 time (up to nanoseconds, any number of fraction digits)."""
+    if not isinstance(value, str):
+        return None
+    return kube.parse_time(_FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), value, count=1))
+
+
+def _ttl(value: Any) -> timedelta | None:
+    """kured writes the TTL as a Go time.Duration: integer nanoseconds; 0 means none."""
+    if isinstance(value, (int, float)) and value > 0:
+        return timedelta(microseconds=value / 1000)
+    return None
+
+
+# ---- nodes that need a reboot -----------------------------------------------------------------------------
+
+
+def _reboot_signals(nodes: Sequence[Mapping[str, Any]], signals: Mapping[str, Any]) -> list[tuple[dict, Evidence]]:
+    """Nodes with a reboot-required condition (status True) or kured's reboot annotation, with the evidence."""
+    found = []
+    for node in nodes:
+        evidence = None
+        for cond_type in signals["conditions"]:
+            cond = kube.node_condition(node, cond_type)
+            if cond and cond.get("status") == "True":
+                detail = f"True ({cond.get('reason') or ''}: {cond.get('message') or ''})"
+                evidence = field_evidence("Node", node, f"status.conditions[{cond_type}]", detail)
+                break
+        if evidence is None:
+            for key in signals["annotations"]:
+                if key in kube.annotations(node):
+                    evidence = field_evidence("Node", node, f"metadata.annotations[{key}]", kube.annotations(node)[key])
+                    break
+        if evidence is not None:
+            found.append((node, evidence))
+    return found
+
+
+def _unhandled(
+    ctx: CheckContext, waiting: Sequence[tuple[dict, Evidence]], kured: Sequence[Mapping[str, Any]]
+) -> Finding | None:
+    nodes = [n for n, _ in waiting]
+    head = f"{len(nodes)} node(s) ({names_text([kube.name(n) for n in nodes])}) report that they need a reboot"
+    evidence = [e for _, e in waiting[:EVIDENCE_CAP]]
+    if kured:
+        idle = [ds for ds in kured if _not_ready_everywhere(ds)]
+        if not idle:
+            return None  # kured is running and will take them in turn
+        ds = idle[0]
+        evidence.append(daemonset_status_evidence(ds))
+        return ctx.finding(
+            f"{head}, and kured (DaemonSet {kube.key(ds)}) is not ready on every node, so some of them will not be "
+            "rebooted.",
+            evidence,
+            fix=Fix(
+                "Get kured running on every node.",
+                (shell.command("kubectl", "-n", kube.namespace(ds), "describe", "daemonset", kube.name(ds)),),
+            ),
+            resource=nodes_resource(ctx, nodes),
+        )
+    commands = []
+    meta = cluster_meta(ctx)
+    if meta:
+        group = ("-g", meta.resource_group, "-n", meta.name)
+        commands = [
+            shell.command("az", "aks", "show", *group, "--query", "autoUpgradeProfile.nodeOsUpgradeChannel"),
+            shell.command("az", "aks", "update", *group, "--node-os-upgrade-channel", "NodeImage"),
+        ]
+    return ctx.finding(
+        f"{head}, and no kured DaemonSet runs to reboot them. Whether AKS replaces them depends on the node OS "
+        "upgrade channel, which needs Azure data to read: NodeImage and SecurityPatch reimage nodes on AKS's "
+        "schedule; Unmanaged and None leave reboots to you.",
+        evidence,
+        fix=Fix(
+            "Use the NodeImage (or SecurityPatch) node OS upgrade channel, or install kured for the Unmanaged channel.",
+            tuple(commands),
+        ),
+        resource=nodes_resource(ctx, nodes),
+    )
+
+
+def _not_ready_everywhere(ds: Mapping[str, Any]) -> bool:
+    st = kube.status(ds)
+    return (st.get("numberReady") or 0) < (st.get("desiredNumberScheduled") or 0)
