@@ -365,3 +365,116 @@ def deployment_pod(
         }
     ]
     return made
+
+
+def deployment(
+    name: str,
+    namespace: str = "kube-system",
+    *,
+    labels: Mapping[str, str] | None = None,
+    replicas: int = 2,
+    ready: int = 2,
+) -> dict[str, Any]:
+    """A Deployment with the status the controller writes (Available condition False when nothing is ready)."""
+    match = dict(labels or {"app": name})
+    available = {"type": "Available", "status": "True" if ready else "False", "reason": "MinimumReplicasAvailable"}
+    if not ready:
+        available.update(reason="MinimumReplicasUnavailable", message="Deployment does not have minimum availability.")
+    return obj(
+        "Deployment",
+        name,
+        namespace,
+        metadata={"labels": match},
+        spec={"replicas": replicas, "selector": {"matchLabels": match}, "template": {"metadata": {"labels": match}}},
+        status={
+            "replicas": replicas,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "conditions": [available],
+        },
+    )
+
+
+def system_pod(
+    name: str,
+    namespace: str = "kube-system",
+    *,
+    owner: tuple[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    node: str = "aks-nodepool1-12345678-vmss000000",
+    ready: bool = True,
+    phase: str = "Running",
+    waiting: tuple[str, str] | None = None,
+    restarts: int = 0,
+    last_terminated: str | None = None,
+    unschedulable: str | None = None,
+) -> dict[str, Any]:
+    """A controller-owned pod with container statuses: `owner=("DaemonSet", "kured")`, `waiting=(reason, message)`."""
+    made = pod(name, namespace, labels=labels or {"app": name}, node=node, ready=ready, phase=phase)
+    if owner:
+        kind, owner_name = owner
+        ref = {"apiVersion": "apps/v1", "kind": kind, "name": owner_name, "uid": _uid(f"{kind}/{owner_name}")}
+        made["metadata"]["ownerReferences"] = [{**ref, "controller": True}]
+    container_name = made["spec"]["containers"][0]["name"]
+    state: dict[str, Any] = {"running": {"startedAt": "2026-11-27T09:00:00Z"}}
+    if waiting:
+        state = {"waiting": {"reason": waiting[0], "message": waiting[1]}}
+    status: dict[str, Any] = {"name": container_name, "ready": ready, "restartCount": restarts, "state": state}
+    if last_terminated:
+        exit_code = 137 if last_terminated == "OOMKilled" else 1
+        status["lastState"] = {"terminated": {"reason": last_terminated, "exitCode": exit_code}}
+    if phase != "Pending":
+        made["status"]["containerStatuses"] = [status]
+    if unschedulable:
+        del made["spec"]["nodeName"]
+        made["status"]["conditions"] = [
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unschedulable}
+        ]
+    return made
+
+
+# ---- Azure error texts, as the three SDK generations print them inside events and controller logs ----------
+
+ARM = "https://management.azure.com"
+LB_ID = f"/subscriptions/{SUB}/resourceGroups/{NODE_RG}/providers/Microsoft.Network/loadBalancers/kubernetes"
+SYNC_FAILED = "Error syncing load balancer: failed to ensure load balancer: "
+
+
+def arm_body(code: str, message: str, **extra: Any) -> str:
+    """The ARM error envelope: {"error": {"code": ..., "message": ...}}."""
+    return json.dumps({"error": {"code": code, "message": message, **extra}}, separators=(",", ":"))
+
+
+def azcore_error(status: int, reason: str, code: str, message: str, *, method: str = "GET", url: str = "") -> str:
+    """azcore ResponseError.Error() (track-2 SDK, current providers)."""
+    rule = "-" * 80
+    target = url or LB_ID
+    return (
+        f"{method} {ARM}{target}\n{rule}\nRESPONSE {status}: {status} {reason}\nERROR CODE: {code}\n{rule}\n"
+        f"{json.dumps(json.loads(arm_body(code, message)), indent=2)}\n{rule}\n"
+    )
+
+
+def retriable_error(status: int, code: str, message: str, *, retry_after: str = "0s", **extra: Any) -> str:
+    """The track-1 retry wrapper of cloud-provider-azure (about v1.18-v1.29)."""
+    flag = "true" if status in (429, 500, 503) else "false"
+    raw = arm_body(code, message, **extra)
+    return f"Retriable: {flag}, RetryAfter: {retry_after}, HTTPStatusCode: {status}, RawError: {raw}"
+
+
+def autorest_error(status: int, code: str, message: str, *, client: str = "network.LoadBalancersClient#Get") -> str:
+    """Legacy autorest (in-tree provider up to about 1.17)."""
+    return (
+        f"{client}: Failure responding to request: StatusCode={status} -- Original Error: autorest/azure: "
+        f'Service returned an error. Status={status} Code="{code}" Message="{message}"'
+    )
+
+
+def adal_error(description: str) -> str:
+    """Legacy adal token refresh failure with an Entra ID (AADSTS) description."""
+    body = json.dumps({"error": "invalid_client", "error_description": description})
+    return (
+        f"azure.BearerAuthorizer#WithAuthorization: Failed to refresh the Token for request to {ARM}{LB_ID}"
+        "?api-version=2017-09-01: "
+        f"StatusCode=401 -- Original Error: adal: Refresh request failed. Status Code = '401'. Response body: {body}"
+    )

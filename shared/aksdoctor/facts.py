@@ -24,7 +24,7 @@ from aksdoctor.sources.base import ClusterMeta, KubeSource
 
 FactFn = Callable[["Facts"], Any]
 _FACTS: dict[str, FactFn] = {}
-TUNNEL_NAMESPACE = "kube-system"
+SYSTEM_NAMESPACE = "kube-system"
 
 
 def fact(name: str) -> Callable[[FactFn], FactFn]:
@@ -276,12 +276,12 @@ def _daemonsets(facts: Facts) -> list[dict]:
 @fact("system_pods")
 def _system_pods(facts: Facts) -> list[dict]:
     """kube-system pods: tunnel agents, device plugins, cloud-node-manager, kured."""
-    return _kube(facts).list_pods(TUNNEL_NAMESPACE)
+    return _kube(facts).list_pods(SYSTEM_NAMESPACE)
 
 
 @fact("system_deployments")
 def _system_deployments(facts: Facts) -> list[dict]:
-    return _kube(facts).list_deployments(TUNNEL_NAMESPACE)
+    return _kube(facts).list_deployments(SYSTEM_NAMESPACE)
 
 
 @fact("provider_logs")

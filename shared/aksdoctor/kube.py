@@ -6,11 +6,13 @@ client on big lists), and the snapshot source reads the same shape from files, s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 LB_SERVICE_TYPE = "LoadBalancer"
+_FRACTION = re.compile(r"\.(\d+)")
 
 
 def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -116,7 +118,8 @@ def parse_time(value: Any) -> datetime | None:
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if not value or not isinstance(value, str):
         return None
-    text = value.strip().replace("Z", "+00:00")
+    # Go writes up to nine fractional digits; Python 3.10's fromisoformat takes exactly three or six.
+    text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), value.strip().replace("Z", "+00:00"), count=1)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

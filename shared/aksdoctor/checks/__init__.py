@@ -13,8 +13,16 @@ CHECK_MODULES: tuple[str, ...] = (
     "lb_readiness",
     "lb_ilb_hairpin",
     "lb_etp_local",
+    "provider_errors",
+    "lb_pending",
+    "arm_throttling",
     "version_known_issue",
     "version_unsupported",
+    "node_cloud_init",
+    "node_exclusion",
+    "gpu_device_plugin",
+    "node_reboot",
+    "tunnel",
 )
 
 

@@ -31,7 +31,7 @@ from aksdoctor.checks._nodes import (
 )
 from aksdoctor.checks.base import CheckContext, NotApplicable, check, field_evidence
 from aksdoctor.errors import FactUnavailable
-from aksdoctor.facts import TUNNEL_NAMESPACE as SYSTEM_NAMESPACE
+from aksdoctor.facts import SYSTEM_NAMESPACE
 from aksdoctor.model import Evidence, Finding, Fix
 
 DOCS = (
@@ -292,7 +292,7 @@ def _finding(
     names = [kube.name(n) for n in nodes]
     head = (
         f"{len(nodes)} GPU node(s) ({names_text(names)}) advertise no {gk['resource']} "
-        f"(status.capacity), so GPU pods cannot schedule there (\"Insufficient {gk['resource']}\")."
+        f'(status.capacity), so GPU pods cannot schedule there ("Insufficient {gk["resource"]}").'
     )
     evidence: list[Evidence] = []
     for node in nodes[:EVIDENCE_CAP]:
@@ -350,7 +350,8 @@ def _explain_no_plugin(g: _Group) -> tuple[str, Fix]:
     commands = [shell.command("kubectl", "apply", "-f", dp["manifest_url"])]
     extra = _missing_tolerations(g.nodes, dp["manifest_tolerations"])
     if extra:
-        cause += f" The GPU g.nodes are tainted ({', '.join(taint_text(t) for t in extra)}): the plugin must tolerate that."
+        taints = ", ".join(taint_text(t) for t in extra)
+        cause += f" The GPU nodes are tainted ({taints}): the plugin must tolerate that."
         commands.append(
             _toleration_patch(dp["manifest_namespace"], dp["manifest_name"], [*dp["manifest_tolerations"], *extra])
         )
@@ -371,9 +372,11 @@ def _explain_blocked(g: _Group) -> tuple[str, Fix]:
     commands = []
     if why.taints:
         extra = [{"key": k, "value": v, "effect": e} for k, v, e in why.taints]
-        commands.append(_toleration_patch(kube.namespace(ds), kube.name(ds), [*(spec.get("tolerations") or ()), *extra]))
+        tolerations = [*(spec.get("tolerations") or ()), *extra]
+        commands.append(_toleration_patch(kube.namespace(ds), kube.name(ds), tolerations))
     if why.selector:
-        g.evidence.append(field_evidence("DaemonSet", ds, "spec.template.spec.nodeSelector", _json(spec.get("nodeSelector"))))
+        selector = _json(spec.get("nodeSelector"))
+        g.evidence.append(field_evidence("DaemonSet", ds, "spec.template.spec.nodeSelector", selector))
         pairs = [f"{k}={v}" for k, v in why.selector]
         commands.append(shell.command("kubectl", "label", "node", kube.name(g.nodes[0]), *pairs))
     if why.affinity:
@@ -386,7 +389,7 @@ def _explain_blocked(g: _Group) -> tuple[str, Fix]:
             )
         )  # fmt: skip
     return cause, Fix(
-        "Let the device plugin DaemonSet schedule on the GPU g.nodes: add tolerations for their taints, and make its "
+        "Let the device plugin DaemonSet schedule on the GPU nodes: add tolerations for their taints, and make its "
         "nodeSelector / node affinity match their labels (on AKS, set node labels on the node pool).",
         tuple(commands),
         ACTION,
@@ -440,10 +443,10 @@ def _explain_not_visible(g: _Group) -> tuple[str, Fix]:
     where = f"in namespace {ns}, whose pods were not collected" if ns != SYSTEM_NAMESPACE else "but pods were not read"
     cause = (
         f"DaemonSet {g.diagnosis.ds} may run there (its tolerations and selectors allow it), {where}: the state of its "
-        "pods on these g.nodes cannot be seen here."
+        "pods on these nodes cannot be seen here."
     )
     return cause, Fix(
-        "Check the device plugin pod on these g.nodes.",
+        "Check the device plugin pod on these nodes.",
         (
             shell.command(
                 "kubectl", "-n", ns, "get", "pods", "-o", "wide",

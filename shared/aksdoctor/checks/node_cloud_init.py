@@ -19,6 +19,7 @@ from aksdoctor.checks._nodes import (
     names_text,
     node_knowledge,
     nodes_resource,
+    pod_state,
     require_nodes,
     taint_evidence,
 )
@@ -93,21 +94,20 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         groups[status].append(node)
     if not groups:
         return
-    selector = kn["cloud_node_manager"]["pod_labels"]
-    cnm_pods = _cloud_node_manager_pods(ctx, selector)
+    cnm_pods = _cloud_node_manager_pods(ctx, kn["cloud_node_manager"]["pod_labels"])
     for status in _ORDER:
         if groups.get(status):
-            yield _finding(ctx, status, groups[status], taint_key, cnm_pods, kube.label_selector_text(selector))
+            yield _finding(ctx, status, groups[status], cnm_pods, kn)
 
 
 def _finding(
     ctx: CheckContext,
     status: str,
     nodes: Sequence[Mapping[str, Any]],
-    taint_key: str,
     cnm_pods: dict[str, list[dict]] | None,
-    cnm_selector: str,
+    kn: Mapping[str, Any],
 ) -> Finding:
+    taint_key = kn["taints"]["uninitialized"]
     names = [kube.name(n) for n in nodes]
     cause = f"{len(nodes)} node(s) ({names_text(names)}) " + _CAUSES[status].format(taint=taint_key)
     evidence: list[Evidence] = []
@@ -126,7 +126,7 @@ def _finding(
     return ctx.finding(
         cause + cnm_sentence,
         [*evidence, *cnm_evidence],
-        fix=_fix(status, nodes[0], cnm_pods, cnm_selector),
+        fix=_fix(status, nodes[0], cnm_pods, kn),
         resource=nodes_resource(ctx, nodes),
     )
 
@@ -159,37 +159,34 @@ def _cnm_state(nodes: Sequence[Mapping[str, Any]], cnm_pods: dict[str, list[dict
         parts.append(f" No cloud-node-manager pod runs on {names_text(missing)}.")
     if unready:
         parts.append(f" {len(unready)} cloud-node-manager pod(s) on these nodes are not ready.")
-    evidence = [
-        Evidence("Pod", kube.ref("Pod", p), f"phase={kube.status(p).get('phase')} ready=False")
-        for p in unready[:EVIDENCE_CAP]
-    ]
+    evidence = [Evidence("Pod", kube.ref("Pod", p), pod_state(p)) for p in unready[:EVIDENCE_CAP]]
     return "".join(parts), evidence
 
 
-def _fix(status: str, first: Mapping[str, Any], cnm_pods: dict[str, list[dict]] | None, cnm_selector: str) -> Fix:
+def _fix(status: str, first: Mapping[str, Any], cnm_pods: dict[str, list[dict]] | None, kn: Mapping[str, Any]) -> Fix:
     name = kube.name(first)
     show_id = shell.command("kubectl", "get", "node", name, "-o", "jsonpath={.spec.providerID}")
     if status in (pid.EMPTY, TAINTED):
+        cnm = kn["cloud_node_manager"]
+        ns, selector = cnm["namespace"], kube.label_selector_text(cnm["pod_labels"])
         pods = (cnm_pods or {}).get(name)
         logs = (
-            shell.command("kubectl", "-n", "kube-system", "logs", kube.name(pods[0]))
+            shell.command("kubectl", "-n", kube.namespace(pods[0]), "logs", kube.name(pods[0]))
             if pods
-            else shell.command("kubectl", "-n", "kube-system", "logs", "-l", cnm_selector, "--tail=100")
+            else shell.command("kubectl", "-n", ns, "logs", "-l", selector, "--tail=100")
         )
         return Fix(
             "Get cloud-node-manager running on these nodes (kubelet must run with --cloud-provider=external); "
             "it sets spec.providerID from IMDS and the cloud node controller then removes the taint.",
-            (
-                shell.command("kubectl", "-n", "kube-system", "get", "pods", "-l", cnm_selector, "-o", "wide"),
-                logs,
-                show_id,
-            ),
+            (shell.command("kubectl", "-n", ns, "get", "pods", "-l", selector, "-o", "wide"), logs, show_id),
         )
     if status == pid.FOREIGN:
+        excl = kn["lb_exclusion"]
+        unmanaged = f"{excl['unmanaged_label']}={excl['unmanaged_value']}"
         return Fix(
             "If these nodes are not Azure VMs, declare them unmanaged; if they are, re-register them with "
             "kubelet --cloud-provider=external (providerID cannot change once set: delete the Node, restart kubelet).",
-            (show_id, shell.command("kubectl", "label", "node", name, "kubernetes.azure.com/managed=false")),
+            (show_id, shell.command("kubectl", "label", "node", name, unmanaged)),
         )
     return Fix(
         "Fix the kubelet flags (--cloud-provider=external, no hand-written --provider-id), then re-register the "

@@ -26,7 +26,7 @@ from aksdoctor.checks._nodes import (
     require_nodes,
     taint_evidence,
 )
-from aksdoctor.checks.base import CheckContext, check, event_evidence, field_evidence, log_evidence
+from aksdoctor.checks.base import CheckContext, NotApplicable, check, event_evidence, field_evidence, log_evidence
 from aksdoctor.errors import FactUnavailable
 from aksdoctor.facts import LogLine
 from aksdoctor.model import Evidence, Finding, Fix, Severity
@@ -70,9 +70,9 @@ def run_excluded(ctx: CheckContext) -> Iterator[Finding]:
             groups[reason].append(node)
         if status == pid.OK and not set(reasons) - {LEGACY}:
             eligible += 1
-    excluded = {kube.name(n) for r, nodes in groups.items() if r != LEGACY for n in nodes}
     if not groups:
         return
+    excluded = {kube.name(n) for r, nodes in groups.items() if r != LEGACY for n in nodes}
     escalation, escalation_evidence = _escalation(ctx, excl, eligible, len(excluded))
     for reason in _ORDER:
         nodes = groups.get(reason)
@@ -104,7 +104,7 @@ def run_virtual(ctx: CheckContext) -> Iterator[Finding]:
     excl = kn["lb_exclusion"]
     virtual = [n for n in require_nodes(ctx) if pid.is_virtual_node(n)]
     if not virtual:
-        return
+        raise NotApplicable("no virtual-kubelet nodes")
     bare = [n for n in virtual if excl["label"] not in kube.labels(n)]
     if not bare:
         return
@@ -121,8 +121,8 @@ def run_virtual(ctx: CheckContext) -> Iterator[Finding]:
     cause = (
         f"{len(bare)} virtual-kubelet node(s) ({names_text(names)}) lack the label {excl['label']}. They are not "
         "Azure VMs, yet the provider still tries to map them to one while reconciling backend pools: depending on "
-        "its version this fails the Service's load balancer sync (\"instance not found\") or is logged and retried "
-        "on every sync (\"not a vmss instance\")."
+        'its version this fails the Service\'s load balancer sync ("instance not found") or is logged and retried '
+        'on every sync ("not a vmss instance").'
     )
     if legacy:
         cause += (

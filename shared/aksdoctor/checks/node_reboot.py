@@ -9,7 +9,6 @@ lives on the node, so only signals that reach the API count here (node condition
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +33,6 @@ DOCS = (
     "https://kured.dev/docs/",
 )
 ACTION = "release-kured-lock"
-_FRACTION = re.compile(r"\.(\d+)")
 
 
 @check(
@@ -109,7 +107,7 @@ def _lock_findings(
     findings = []
     for lock in locks:
         holder = str(lock.get("nodeID") or "")
-        created = _go_time(lock.get("created"))
+        created = kube.parse_time(lock.get("created"))
         ttl = _ttl(lock.get("TTL"))
         expires = created + ttl if created and ttl else None
         if expires and now and now >= expires:
@@ -138,7 +136,7 @@ def _gone_holder(
     )
     cause = (
         f"kured's reboot lock on DaemonSet {kube.key(ds)} is held by node {holder!r}, which no longer exists. Every "
-        f"other kured pod logs \"Lock already held: {holder}\" and reboots nothing, {until}."
+        f'other kured pod logs "Lock already held: {holder}" and reboots nothing, {until}.'
     )
     evidence = [lock_evidence, Evidence("Node", f"Node {holder}", "not in the cluster's node list")]
     severity = Severity.WARNING if expires else Severity.ERROR
@@ -197,13 +195,6 @@ def _parse_locks(raw: str) -> list[Mapping[str, Any]] | None:
     if "locks" in doc:
         return [lock for lock in doc.get("locks") or () if isinstance(lock, dict)]
     return [doc]
-
-
-def _go_time(value: Any) -> datetime | None:
-    """A Go RFC 3339 time (up to nanoseconds, any number of fraction digits)."""
-    if not isinstance(value, str):
-        return None
-    return kube.parse_time(_FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), value, count=1))
 
 
 def _ttl(value: Any) -> timedelta | None:

@@ -23,7 +23,7 @@ from aksdoctor.checks.base import CheckContext, check, event_evidence, field_evi
 from aksdoctor.errors import FactUnavailable
 from aksdoctor.facts import LogLine
 from aksdoctor.model import Evidence, Finding, Fix, Severity
-from aksdoctor.versions import KnownIssue, KubeVersion, Verdict, known_issues
+from aksdoctor.versions import KnownIssue, KubeVersion, Verdict, known_issues, parse_range
 
 DOCS = ("https://learn.microsoft.com/azure/aks/upgrade-aks-cluster",)
 MAX_HITS = 5  # evidence items and subjects named per finding; the rest are counted
@@ -39,6 +39,9 @@ class Hit:
     command: str | None = None
 
 
+Source = Mapping[str, Any] | tuple[str, int]  # an event, or (log ref, line number)
+
+
 class Observed:
     """The data triggers search, each fact read once and optional (an absent fact just gives no evidence)."""
 
@@ -52,33 +55,37 @@ class Observed:
             return []
 
     @functools.cached_property
-    def texts(self) -> list[tuple[str, str, Mapping[str, Any] | LogLine]]:
-        """(text, lower-cased text, source) for every Warning event and every controller log line."""
-        out: list[tuple[str, str, Mapping[str, Any] | LogLine]] = [
-            (msg, msg.lower(), e) for e in warning_events(self.objects("events")) if (msg := e.get("message") or "")
+    def texts(self) -> list[tuple[str, Source]]:
+        """(text, where) for every Warning event message and every controller log line."""
+        out: list[tuple[str, Source]] = [
+            (msg, e) for e in warning_events(self.objects("events")) if (msg := e.get("message") or "")
         ]
         for log in self.objects("provider_logs"):
-            for number, line in enumerate(log.text.splitlines(), start=1):
-                out.append((line, line.lower(), LogLine(log.ref, number, line)))
+            out.extend((line, (log.ref, n)) for n, line in enumerate(log.text.splitlines(), start=1))
         return out
 
-    def error_codes(self, wanted: frozenset[str]) -> dict[str, list[Hit]]:
-        """Hits per wanted ARM error code (lower-cased). The classifier confirms a code, so a code named in a
-        message's prose does not count; it runs only on texts that contain a wanted code at all."""
+    @functools.cached_property
+    def error_codes(self) -> dict[str, list[Hit]]:
+        """Hits per ARM error code any known issue names (lower-cased), found in one pass. The classifier
+        confirms each code, so a code named in prose does not count; it runs only on texts holding a wanted code
+        and the word "code" in some case (every form of ARM error the classifier reads has it)."""
+        wanted = frozenset(c.lower() for issue in known_issues() for c in issue.error_codes)
+        named = re.compile("|".join(re.escape(c) for c in sorted(wanted)))  # on lower-cased text: re.I is slow
         found: dict[str, list[Hit]] = {}
-        for text, low, source in self.texts:
-            if not any(code in low for code in wanted):
+        for text, source in self.texts:
+            if not ("ode" in text or "ODE" in text) or not named.search(text.lower()):
                 continue
             for error in classify(text):
                 code = error.code.lower()
                 if code in wanted:
-                    found.setdefault(code, []).append(_text_hit(source, f"{error.code} in "))
+                    found.setdefault(code, []).append(_text_hit(text, source, f"{error.code} in "))
         return found
 
 
-def _text_hit(source: Mapping[str, Any] | LogLine, prefix: str = "") -> Hit:
-    if isinstance(source, LogLine):
-        return Hit(f"{prefix}log line {source.ref}:{source.number}", log_evidence(source))
+def _text_hit(text: str, source: Source, prefix: str = "") -> Hit:
+    if isinstance(source, tuple):
+        ref, number = source
+        return Hit(f"{prefix}log line {ref}:{number}", log_evidence(LogLine(ref, number, text)))
     inv = source.get("involvedObject") or {}
     about = f"{inv.get('kind', '')} {inv.get('namespace') or kube.namespace(source)}/{inv.get('name', '')}"
     return Hit(f"{prefix}event {source.get('reason') or ''} on {about}", event_evidence(source))
@@ -88,9 +95,8 @@ def _text_hit(source: Mapping[str, Any] | LogLine, prefix: str = "") -> Hit:
 
 
 def _error_code_hits(seen: Observed, issue: KnownIssue, _: Mapping[str, Any]) -> list[Hit]:
-    wanted = frozenset(c.lower() for c in issue.error_codes)
-    by_code = seen.error_codes(wanted)
-    return [hit for code in sorted(wanted) for hit in by_code.get(code, ())]
+    codes = sorted({c.lower() for c in issue.error_codes})
+    return [hit for code in codes for hit in seen.error_codes.get(code, ())]
 
 
 @functools.cache
@@ -102,7 +108,7 @@ def _signature_regex(signature: str) -> re.Pattern[str]:
 
 def _log_signature_hits(seen: Observed, issue: KnownIssue, _: Mapping[str, Any]) -> list[Hit]:
     regex = _signature_regex(issue.log_signature or "")
-    return [_text_hit(source) for text, _, source in seen.texts if regex.search(text)]
+    return [_text_hit(text, source) for text, source in seen.texts if regex.search(text)]
 
 
 def _node_label_hits(seen: Observed, _: KnownIssue, params: Mapping[str, Any]) -> list[Hit]:
@@ -225,6 +231,8 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         if verdict is Verdict.NOT_AFFECTED:
             continue
         behaviour = bool(issue.extra.get("behaviour_change"))
+        if behaviour and not _behaviour_applies(issue, version):
+            continue
         hits = trigger_hits(seen, issue)
         if verdict is Verdict.AFFECTED and not behaviour:
             severity = Severity.ERROR if hits else Severity.WARNING
@@ -235,6 +243,12 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         else:
             severity = Severity.INFO
         yield _finding(ctx, issue, verdict, behaviour, severity, version, text, hits)
+
+
+def _behaviour_applies(issue: KnownIssue, version: KubeVersion) -> bool:
+    """False only when the entry's `behaviour_versions` range surely excludes the version."""
+    versions = parse_range(issue.extra.get("behaviour_versions"))
+    return versions is None or versions.contains(version) is not False
 
 
 def _finding(
@@ -263,7 +277,7 @@ def _finding(
         cause += _fixed_text(issue, version, first_fixed if verdict is Verdict.AFFECTED else None)
     if issue.trigger:
         cause += f" It is set off by: {issue.trigger}."
-    cause += _hits_text(hits)
+    cause += _hits_text(hits, searched=bool(triggers(issue)))
     if issue.workaround:
         cause += f" Workaround: {issue.workaround}."
     if issue.note:
@@ -290,7 +304,7 @@ def _finding(
 
 def _fixed_text(issue: KnownIssue, version: KubeVersion, first_fixed: KubeVersion | None) -> str:
     if first_fixed is None:
-        listed = "; ".join(issue.fixed_in) or _variants(issue) or "none recorded"
+        listed = ", ".join(issue.fixed_in) or _variants(issue) or "none recorded"
         return f" Fixed releases listed: {listed}."
     if (first_fixed.major, first_fixed.minor) == (version.major, version.minor):
         fixed = f" Fixed in {first_fixed} for {version.series}"
@@ -314,9 +328,11 @@ def _version_data(issue: KnownIssue) -> str:
     return "; ".join(parts)
 
 
-def _hits_text(hits: Sequence[Hit]) -> str:
-    if not hits:
+def _hits_text(hits: Sequence[Hit], *, searched: bool) -> str:
+    if not hits and searched:
         return " No sign of it was found in the Services, nodes, events and logs read: the version alone matches."
+    if not hits:
+        return " It leaves no trace aksdoctor can look for: the version alone matches."
     subjects = list(dict.fromkeys(h.subject for h in hits))
     named = ", ".join(subjects[:MAX_HITS])
     more = f" and {len(subjects) - MAX_HITS} more" if len(subjects) > MAX_HITS else ""
@@ -328,7 +344,8 @@ def _fix(
 ) -> Fix:
     if behaviour:
         commands = tuple(dict.fromkeys(h.command for h in hits if h.command))[:MAX_HITS]
-        return Fix(issue.workaround or issue.note or "Adapt the configuration to the provider's behaviour.", commands)
+        advice = issue.workaround or issue.note or "adapt the configuration to the provider's behaviour"
+        return Fix(f"Workaround: {advice}", commands)
     target = str(first_fixed) if first_fixed else None
     summary = (
         f"Upgrade to Kubernetes {target} or later" if target else "Upgrade to a release that carries the fix"

@@ -45,7 +45,6 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
     now = ctx.now
     status = support_status(version, now)
     today = now.date()
-    as_of = f" (as of {today.isoformat()})"
     evidence = [version_evidence(ctx, text), *_calendar_evidence(status)]
     commands = [get_upgrades_command(ctx), upgrade_command(ctx, status.upgrade_to)]
     target = f"Kubernetes {status.upgrade_to}" if status.upgrade_to else "a supported version"
@@ -61,7 +60,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         )
         yield ctx.finding(cause, evidence, fix=Fix(summary, tuple(commands)), severity=Severity.INFO)
         return
-    cause = status.message + as_of
+    cause = f"As of {today.isoformat()}: {status.message}"
     if status.state == "lts-only":
         cause += (
             " Kubernetes objects do not show the cluster's tier: it is supported only with the Premium tier's LTS "

@@ -26,10 +26,20 @@ SYSTEM_NAMESPACE = "kube-system"
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
 
+class _NotFound(FactUnavailable):
+    """404: the object does not exist, or the cluster does not serve the resource."""
+
+
+class _Expired(FactUnavailable):
+    """410 on a continue token: the list must start over."""
+
+
 class KubeLiveSource:
     """Reads a live cluster through a configured `kubernetes.client.ApiClient`."""
 
-    def __init__(self, api_client: Any, *, default_namespace: str = "default", cluster_name: str = "", timeout=10.0):
+    def __init__(
+        self, api_client: Any, *, default_namespace: str = "default", cluster_name: str = "", timeout: float = 10.0
+    ):
         from kubernetes import client
 
         self.api_client = api_client
@@ -67,6 +77,7 @@ class KubeLiveSource:
     def _fetch(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
         """Run one API call, read its body, and translate failures; `what` reads like "list pods in namespace shop"."""
         from kubernetes.client.exceptions import ApiException
+        from kubernetes.config.config_exception import ConfigException
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         try:
@@ -80,17 +91,19 @@ class KubeLiveSource:
                 raise FactUnavailable(f"forbidden: {what}") from None
             if exc.status == 401:
                 raise UnreachableError(
-                    f"the API server rejected the credentials (401 Unauthorized) for {what}; "
-                    "refresh them (az aks get-credentials / kubelogin) and retry"
+                    f"the API server at {self._host} rejected the credentials (401 Unauthorized); "
+                    "refresh them (az aks get-credentials, kubelogin) and retry"
                 ) from None
             if exc.status == 404:
-                raise FactUnavailable(f"not served by this cluster: {what}") from None
+                raise _NotFound(f"not served by this cluster: {what}") from None
+            if exc.status == 410:
+                raise _Expired(f"{what} failed: HTTP 410 {_status_message(exc)}") from None
             if not exc.status:  # the client reports TLS failures as status 0
                 raise UnreachableError(f"cannot reach the API server at {self._host}: {_reason(exc)}") from None
             raise FactUnavailable(f"{what} failed: HTTP {exc.status} {_status_message(exc)}".rstrip()) from None
         except Urllib3Error as exc:
             raise UnreachableError(f"cannot reach the API server at {self._host}: {_reason(exc)}") from None
-        except OSError as exc:  # exec credential plugins (kubelogin) failing to run on a token refresh
+        except (OSError, ConfigException) as exc:  # refreshing a token (exec plugin, service account) failed
             raise UnreachableError(f"cannot authenticate to the API server: {_first_line(exc)}") from None
 
     def _get_json(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -115,11 +128,11 @@ class KubeLiveSource:
         while True:
             try:
                 page = self._get_json(what, fn, *args, limit=PAGE_SIZE, _continue=token, **kwargs)
-            except FactUnavailable as exc:
-                if token and not restarted and "HTTP 410" in exc.reason:
-                    items, token, restarted = [], None, True
-                    continue
-                raise
+            except _Expired:
+                if not token or restarted:
+                    raise
+                items, token, restarted = [], None, True
+                continue
             api_version = page.get("apiVersion")
             for item in page.get("items") or ():
                 item.setdefault("apiVersion", api_version)  # list items come kind-less; kubectl -o json adds both
@@ -138,18 +151,18 @@ class KubeLiveSource:
         what = f"get service {name} in namespace {namespace}"
         try:
             svc = self._get_json(what, self.core.read_namespaced_service, name, namespace)
-        except FactUnavailable as exc:
-            if exc.reason.startswith("not served"):
-                return None
-            raise
+        except _NotFound:
+            return None
         svc.setdefault("kind", "Service")
         return svc
 
     def namespace_exists(self, namespace: str) -> bool | None:
         try:
             self._get_json(f"get namespace {namespace}", self.core.read_namespace, namespace)
-        except FactUnavailable as exc:
-            return False if exc.reason.startswith("not served") else None
+        except _NotFound:
+            return False
+        except FactUnavailable:
+            return None
         return True
 
     def list_services(self) -> list[dict]:
@@ -331,7 +344,7 @@ def _load_kubeconfig(cfg: Any, paths: str, context: str | None) -> tuple[str, st
     except ConfigException as exc:
         raise BadInputError(f"kubeconfig: {_first_line(exc)}") from None
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise BadInputError(f"kubeconfig could not be read: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise BadInputError(f"kubeconfig {paths} is malformed ({type(exc).__name__}: {_first_line(exc)})") from None
     ctx = loader.current_context.get("context") or {}
     return ctx.get("namespace") or "default", ctx.get("cluster") or wanted
 
@@ -420,4 +433,4 @@ def _reason(exc: BaseException) -> str:
         return "host name not found"
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return "TLS certificate verification failed"
-    return text.split(": ", 1)[-1][:200]
+    return _first_line(text.split(": ", 1)[-1])[:200]
