@@ -445,13 +445,15 @@ def arm_body(code: str, message: str, **extra: Any) -> str:
     return json.dumps({"error": {"code": code, "message": message, **extra}}, separators=(",", ":"))
 
 
-def azcore_error(status: int, reason: str, code: str, message: str, *, method: str = "GET", url: str = "") -> str:
-    """azcore ResponseError.Error() (track-2 SDK, current providers)."""
+def azcore_error(
+    status: int, reason: str, code: str, message: str, *, method: str = "GET", url: str = "", **extra: Any
+) -> str:
+    """azcore ResponseError.Error() (track-2 SDK, current providers); `extra` goes into the error body."""
     rule = "-" * 80
     target = url or LB_ID
     return (
         f"{method} {ARM}{target}\n{rule}\nRESPONSE {status}: {status} {reason}\nERROR CODE: {code}\n{rule}\n"
-        f"{json.dumps(json.loads(arm_body(code, message)), indent=2)}\n{rule}\n"
+        f"{json.dumps(json.loads(arm_body(code, message, **extra)), indent=2)}\n{rule}\n"
     )
 
 

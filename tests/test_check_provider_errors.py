@@ -6,13 +6,14 @@ provider's error) from the documented shapes of the azcore, track-1 retry and au
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from builders import (
     NODE_RG,
     SUB,
     SYNC_FAILED,
     adal_error,
-    arm_body,
     autorest_error,
     azcore_error,
     event,
@@ -23,6 +24,9 @@ from builders import (
     service,
     write_snapshot,
 )
+
+from aksdoctor import kube
+from aksdoctor.checks.provider_errors import log_time
 
 CLIENT = "a7d3c2e1-5b4f-4a6e-9c8d-0f1e2d3c4b5a"
 OBJECT = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"
@@ -116,9 +120,15 @@ def test_linked_authorization_failed_grants_on_the_linked_scope(tmp_path):
 def test_one_finding_per_cause_citing_the_newest_event(tmp_path):
     svc = pending()
     scope = NODE_RG_ID
-    older = SYNC_FAILED + retriable_error(403, "AuthorizationFailed", denied("Microsoft.Network/loadBalancers/read", scope))
-    newer = SYNC_FAILED + autorest_error(403, "AuthorizationFailed", denied("Microsoft.Network/loadBalancers/read", scope))
-    other = SYNC_FAILED + retriable_error(403, "AuthorizationFailed", denied("Microsoft.Network/virtualNetworks/subnets/read", scope))
+    older = SYNC_FAILED + retriable_error(
+        403, "AuthorizationFailed", denied("Microsoft.Network/loadBalancers/read", scope)
+    )
+    newer = SYNC_FAILED + autorest_error(
+        403, "AuthorizationFailed", denied("Microsoft.Network/loadBalancers/read", scope)
+    )
+    other = SYNC_FAILED + retriable_error(
+        403, "AuthorizationFailed", denied("Microsoft.Network/virtualNetworks/subnets/read", scope)
+    )
     report = scenario(
         tmp_path,
         svc,
@@ -155,7 +165,7 @@ def test_resolved_errors_are_history_at_info(tmp_path):
 def test_request_disallowed_by_policy_proposes_an_exemption(tmp_path):
     assignment = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/policyAssignments/deny-public-ip"
     message = (
-        "Resource 'kubernetes-a1b2' was disallowed by policy. Policy identifiers: '[{\"policyAssignment\":{\"name\":"
+        'Resource \'kubernetes-a1b2\' was disallowed by policy. Policy identifiers: \'[{"policyAssignment":{"name":'
         f'"Deny public IPs","id":"{assignment}"}},"policyDefinition":{{"name":"Deny public IPs"}}}}]\'.'
     )
     svc = pending()
@@ -198,8 +208,6 @@ EXPIRED = (
 
 def azidentity_error(description: str) -> str:
     """azidentity's error (azcore generation) for a client secret credential."""
-    import json
-
     rule = "-" * 80
     body = json.dumps({"error": "invalid_client", "error_description": description}, indent=2)
     return (
@@ -211,7 +219,9 @@ def azidentity_error(description: str) -> str:
 @pytest.mark.parametrize("text", [adal_error(EXPIRED), azidentity_error(EXPIRED)], ids=["adal", "azidentity"])
 def test_expired_secret_resets_the_service_principal(tmp_path, text):
     svc = pending()
-    [finding] = findings(scenario(tmp_path, svc, event(svc, "SyncLoadBalancerFailed", SYNC_FAILED + text)), "lb.auth-failed")
+    [finding] = findings(
+        scenario(tmp_path, svc, event(svc, "SyncLoadBalancerFailed", SYNC_FAILED + text)), "lb.auth-failed"
+    )
     assert finding.severity.label == "critical"
     assert f"The cloud provider identity (app {CLIENT}) cannot sign in" in finding.cause
     assert "AADSTS7000222" in finding.cause and "expired" in finding.cause
@@ -248,12 +258,13 @@ def test_identity_not_found_advises_attaching_the_identity(tmp_path):
         + "-" * 80
         + '\nRESPONSE 400 Bad Request\n{"error":"invalid_request","error_description":"Identity not found"}'
     )
-    [finding] = findings(scenario(tmp_path, svc, event(svc, "SyncLoadBalancerFailed", SYNC_FAILED + text)), "lb.auth-failed")
+    [finding] = findings(
+        scenario(tmp_path, svc, event(svc, "SyncLoadBalancerFailed", SYNC_FAILED + text)), "lb.auth-failed"
+    )
     assert "identity-not-found" in finding.cause
     assert "userAssignedIdentityID" in finding.fix.summary
     assert finding.fix.commands[1] == (
-        f"az vmss identity assign --resource-group {NODE_RG} --name '<vmss-name>' "
-        "--identities '<identity-resource-id>'"
+        f"az vmss identity assign --resource-group {NODE_RG} --name '<vmss-name>' --identities '<identity-resource-id>'"
     )
     assert finding.fix.action is None
 
@@ -315,14 +326,12 @@ def test_crp_throttle_names_the_operation_group(tmp_path):
             "message": '{"operationGroup":"HighCostGetVMScaleSet30Min","allowedRequestCount":900}',
         }
     ]
-    body = (
-        "The server rejected the request because too many requests have been received for this subscription."
-    )
-    raw = azcore_error(429, "Too Many Requests", "OperationNotAllowed", body)
-    text = SYNC_FAILED + raw.replace(arm_body("OperationNotAllowed", body)[:10], arm_body("OperationNotAllowed", body)[:10])
-    text = SYNC_FAILED + retriable_error(429, "OperationNotAllowed", body, details=details)
+    message = "The server rejected the request because too many requests have been received for this subscription."
+    text = SYNC_FAILED + azcore_error(429, "Too Many Requests", "OperationNotAllowed", message, details=details)
     [finding] = findings(scenario(tmp_path, svc, event(svc, "SyncLoadBalancerFailed", text)), "lb.throttled")
+    assert "OperationNotAllowed (HTTP 429)" in finding.cause
     assert "operation group HighCostGetVMScaleSet30Min" in finding.cause
+    assert "limit 900 requests" in finding.cause
     assert "Compute RP" in finding.fix.summary
 
 
@@ -353,10 +362,9 @@ def test_static_ip_in_another_resource_group(tmp_path):
     [finding] = findings(scenario(tmp_path, svc, event(svc, "CreatingLoadBalancerFailed", text)), "lb.public-ip-config")
     assert "spec.loadBalancerIP='20.61.7.9'" in finding.cause
     assert finding.fix.commands == (
-        "az network public-ip list --query \"[?ipAddress=='20.61.7.9'].{name:name, resourceGroup:resourceGroup, "
-        'ip:ipAddress, sku:sku.name, attachedTo:ipConfiguration.id}" --output table',
-    )[:0] or finding.fix.commands
-    assert "ipAddress=='20.61.7.9'" in finding.fix.commands[0]
+        'az network public-ip list --query \'[?ipAddress==`"20.61.7.9"`].{name:name, resourceGroup:resourceGroup, '
+        "ip:ipAddress, sku:sku.name, attachedTo:ipConfiguration.id}' --output table",
+    )
 
 
 def test_dns_label_in_use(tmp_path):
@@ -368,7 +376,7 @@ def test_dns_label_in_use(tmp_path):
     )
     [finding] = findings(scenario(tmp_path, svc, event(svc, "SyncLoadBalancerFailed", text)), "lb.public-ip-config")
     assert "azure-dns-label-name='shop'" in finding.cause
-    assert "domainNameLabel=='shop'" in finding.fix.commands[0]
+    assert 'domainNameLabel==`"shop"`' in finding.fix.commands[0]
     assert finding.fix.commands[1] == (
         "kubectl annotate service web 'service.beta.kubernetes.io/azure-dns-label-name=<label>' --overwrite "
         "--namespace default"
@@ -385,9 +393,15 @@ INTERNAL = {
 
 def test_subnet_full_in_azcore_form(tmp_path):
     svc = pending(annotations=INTERNAL)
-    subnet = f"/subscriptions/{SUB}/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/hub/subnets/snet-ilb"
+    subnet = (
+        f"/subscriptions/{SUB}/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/hub/subnets/snet-ilb"
+    )
     text = SYNC_FAILED + azcore_error(
-        400, "Bad Request", "SubnetIsFull", f"Subnet snet-ilb with address prefix 10.240.0.0/29 does not have enough capacity for 1 IP addresses. {subnet}", method="PUT"
+        400,
+        "Bad Request",
+        "SubnetIsFull",
+        f"Subnet snet-ilb with address prefix 10.240.0.0/29 does not have enough capacity for 1 IP addresses. {subnet}",
+        method="PUT",
     )
     [finding] = findings(scenario(tmp_path, svc, event(svc, "SyncLoadBalancerFailed", text)), "lb.ilb-subnet")
     assert finding.severity.label == "error"
@@ -400,9 +414,12 @@ def test_subnet_full_in_azcore_form(tmp_path):
 
 def test_subnet_not_found_with_permission_error_reports_both(tmp_path):
     svc = pending(annotations=INTERNAL)
-    subnet = f"/subscriptions/{SUB}/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/hub/subnets/snet-ilb"
+    subnet = (
+        f"/subscriptions/{SUB}/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/hub/subnets/snet-ilb"
+    )
     text = (
-        SYNC_FAILED + "ensure(default/web): lb(kubernetes-internal) - failed to get subnet: hub/snet-ilb: "
+        SYNC_FAILED
+        + "ensure(default/web): lb(kubernetes-internal) - failed to get subnet: hub/snet-ilb: "
         + retriable_error(403, "AuthorizationFailed", denied("Microsoft.Network/virtualNetworks/subnets/read", subnet))
     )
     report = scenario(tmp_path, svc, event(svc, "SyncLoadBalancerFailed", text))
@@ -421,7 +438,7 @@ def test_controller_log_line_is_evidence(tmp_path):
     svc = pending()
     line = (
         "E1127 09:57:12.345678       1 controller.go:298] error processing service default/web (retrying with "
-        'exponential backoff): failed to ensure load balancer: ensure(default/web): lb(kubernetes) - '
+        "exponential backoff): failed to ensure load balancer: ensure(default/web): lb(kubernetes) - "
         + retriable_error(403, "AuthorizationFailed", denied("Microsoft.Network/loadBalancers/read", NODE_RG_ID))
     )
     logs = {"kube-system/cloud-controller-manager-7d9f8.log": f"I1127 09:57:00.000000 1 ok\n{line}\n"}
@@ -459,3 +476,29 @@ def test_skipped_without_events(tmp_path):
     report = run_snapshot(snap, service="default/web")
     for check_id in ALL:
         assert outcome(report, check_id) == ("skipped", "not in snapshot: events")
+
+
+def test_log_line_older_than_the_last_success_is_history(tmp_path):
+    svc = service("web")
+    line = "E1127 09:20:00.000000       1 controller.go:298] error processing service default/web: " + retriable_error(
+        403, "AuthorizationFailed", denied()
+    )
+    ensured = event(svc, "EnsuredLoadBalancer", "Ensured load balancer", type="Normal", last="2026-11-27T09:30:00Z")
+    report = scenario(tmp_path, svc, ensured, logs={"kube-system/cloud-controller-manager-7d9f8.log": line})
+    [finding] = findings(report, "lb.permission-denied")
+    assert finding.severity.label == "info"
+    assert "Resolved since 2026-11-27T09:30:00Z" in finding.cause
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("E1127 09:57:12.345678 1 x.go:1] boom", "2026-11-27T09:57:12Z"),
+        ("E1231 23:59:59.000000 1 x.go:1] boom", "2025-12-31T23:59:59Z"),  # klog has no year: last year's
+        ("2026-11-27T08:00:01.123456789Z E1127 08:00:01.123456 1 x.go:1] boom", "2026-11-27T08:00:01Z"),
+        ("no time here 2026-11-27T08:00:01Z", None),
+    ],
+)
+def test_log_time(line, expected):
+    when = log_time(line, kube.parse_time("2026-11-27T10:00:00Z"))
+    assert (kube.format_time(when) if when else None) == expected

@@ -20,7 +20,7 @@ from typing import Any
 from aksdoctor import kube
 from aksdoctor.errors import FactUnavailable, UnreachableError
 from aksdoctor.model import Target
-from aksdoctor.sources.base import ClusterMeta, KubeSource
+from aksdoctor.sources.base import AZURE_KINDS, AzureScope, AzureSource, ClusterMeta, KubeSource
 
 FactFn = Callable[["Facts"], Any]
 _FACTS: dict[str, FactFn] = {}
@@ -57,14 +57,16 @@ class Facts:
         *,
         target: Target,
         kube: KubeSource | None,
-        azure: Any = None,
-        graph: Any = None,
+        azure: AzureSource | None = None,
+        azure_reason: str = "no Azure source",
+        azure_overrides: Mapping[str, str] | None = None,
         now: datetime | None = None,
     ):
         self.target = target
         self.kube = kube
         self.azure = azure
-        self.graph = graph
+        self.azure_reason = azure_reason  # why Azure facts are unavailable when `azure` is None
+        self.azure_overrides = dict(azure_overrides or {})  # subscription, cluster_name, cluster_resource_group
         self._now = now
         self._values: dict[str, Any] = {}
         self._errors: dict[str, BaseException] = {}
@@ -329,3 +331,49 @@ def _now(facts: Facts) -> datetime:
     if newest is None:
         raise FactUnavailable("no capture time: snapshot.yaml has no capturedAt and there are no events")
     return newest
+
+
+# ---- Azure facts (one list call per resource group and kind; never per VM, NIC or Service) ---------------------
+
+
+def _azure(facts: Facts) -> AzureSource:
+    if facts.azure is None:
+        raise FactUnavailable(facts.azure_reason)
+    return facts.azure
+
+
+@fact("azure_scope")
+def _azure_scope(facts: Facts) -> AzureScope:
+    """Subscription, node resource group and the other groups to read, discovered from the cluster."""
+    from aksdoctor.azure.discovery import discover
+
+    _azure(facts)
+    nodes = _optional(facts, "nodes")
+    services = _optional(facts, "services")
+    cluster = _optional(facts, "cluster", ClusterMeta())
+    scope = discover(nodes, services, cluster, **facts.azure_overrides)
+    if not scope.subscription_id or not scope.node_resource_group:
+        raise FactUnavailable(
+            "cannot tell the cluster's Azure subscription and node resource group (no Azure providerIDs on the "
+            "nodes); pass --subscription and --cluster/--resource-group"
+        )
+    return scope
+
+
+def _optional(facts: Facts, name: str, default: Any = ()) -> Any:
+    try:
+        return facts.get(name)
+    except FactUnavailable:
+        return default
+
+
+def _azure_kind_fact(kind: str) -> FactFn:
+    def read(facts: Facts) -> list[dict]:
+        return _azure(facts).resources(kind, facts.get("azure_scope"))
+
+    read.__doc__ = f"Azure {kind.replace('_', ' ')} in the cluster's resource groups."
+    return read
+
+
+for _kind in AZURE_KINDS:
+    fact(f"azure_{_kind}")(_azure_kind_fact(_kind))

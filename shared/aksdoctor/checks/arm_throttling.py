@@ -84,12 +84,14 @@ def _hints() -> tuple[str, ...]:
     return tuple(knowledge.load("error_codes")["throttle_hints"])
 
 
-def _throttling(text: str) -> list[AzureError]:
-    """Throttle and GatewayError causes in a text, after the cheap literal test."""
+def _throttling(text: str, seen: dict[str, list[AzureError]]) -> list[AzureError]:
+    """Throttle and GatewayError causes in a text, after the cheap literal test; `seen` memoises repeated texts."""
     low = text.lower()
     if not any(h in low for h in _hints()):
         return []
-    return [e for e in classify(text) if e.category == "throttle" or _is_gateway_429(e)]
+    if text not in seen:
+        seen[text] = [e for e in classify(text) if e.category == "throttle" or _is_gateway_429(e)]
+    return seen[text]
 
 
 def _is_gateway_429(err: AzureError) -> bool:
@@ -106,7 +108,9 @@ def _is_gateway_429(err: AzureError) -> bool:
     docs=DOCS,
 )
 def run(ctx: CheckContext) -> Iterator[Finding]:
+    """Aggregate throttling from every Warning event and controller log line; advise by cluster type."""
     groups: dict[tuple[str, str], _Group] = {}
+    seen: dict[str, list[AzureError]] = {}  # the same message repeats over many objects
 
     def group(err: AzureError) -> _Group:
         key = (err.code, (err.operation_group or "").lower())
@@ -114,10 +118,10 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
 
     for event in ctx.fact("events"):
         if event.get("type") == "Warning":
-            for err in _throttling(event.get("message") or ""):
+            for err in _throttling(event.get("message") or "", seen):
                 group(err).add_event(event, err)
     for line in _log_lines(ctx):
-        for err in _throttling(line.text):
+        for err in _throttling(line.text, seen):
             group(err).add_line(line, err)
     throttled = sorted((g for g in groups.values() if not _is_gateway_429(g.error)), key=lambda g: -g.times)
     gateway = [g for g in groups.values() if _is_gateway_429(g.error)]

@@ -46,6 +46,7 @@ DOCS = (
     docs=DOCS,
 )
 def run(ctx: ServiceContext) -> Iterator[Finding]:
+    """No ingress IP and no classified cause: show the provider's trail, or say why there is none."""
     svc = ctx.service
     lb_class = kube.spec(svc).get("loadBalancerClass")
     if lb_class:

@@ -10,6 +10,7 @@ successful sync are history: still shown, at info, so a Service that recovered d
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -117,14 +118,14 @@ def _read_service_errors(ctx: ServiceContext) -> ServiceErrors:
 
 
 _NEVER = datetime.min
-# klog header (`E1127 09:58:00.123456 ...`) or a leading RFC 3339 time (`kubectl logs --timestamps`, JSON logs).
+# A leading RFC 3339 time (`kubectl logs --timestamps`), else the klog header (`E1127 09:58:00.123456 ...`).
 _KLOG_TIME = re.compile(r"^[IWEF](\d\d)(\d\d) (\d\d):(\d\d):(\d\d)")
-_RFC3339 = re.compile(r"^\{?.*?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))")
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))\s")
 
 
 def log_time(text: str, now: datetime | None) -> datetime | None:
     """When a controller log line was written; klog omits the year, so it is the latest one not after `now`."""
-    m = _RFC3339.match(text[:80])
+    m = _RFC3339.match(text)
     if m:
         return kube.parse_time(m.group(1))
     m = _KLOG_TIME.match(text)
@@ -255,15 +256,26 @@ def _quote(value: object) -> str:
     return shell.command(value)
 
 
+@functools.cache
+def _signature_ids() -> frozenset[str]:
+    return frozenset(s["id"] for s in knowledge.load("error_codes")["signatures"])
+
+
+def _is_signature(err: AzureError) -> bool:
+    """A provider-side message matched by its wording: its "message" is just the log or event line."""
+    return err.code in _signature_ids()
+
+
 def _said(err: AzureError) -> str:
-    if not err.message:
+    """Azure's own message for an ARM or Entra ID error (the evidence holds the full text either way)."""
+    if not err.message or _is_signature(err):
         return ""
     text = err.message if len(err.message) <= MESSAGE_CAP else err.message[:MESSAGE_CAP] + "..."
     return f' Azure says: "{text}"'
 
 
 def _code(err: AzureError) -> str:
-    return f"{err.code} (HTTP {err.http_status})" if err.http_status else err.code
+    return f"{err.code} (HTTP {err.http_status})" if err.http_status and not _is_signature(err) else err.code
 
 
 def _sentence(text: str) -> str:
@@ -556,7 +568,7 @@ def _advise_public_ip(ctx: ServiceContext, err: AzureError, _: Sighting) -> Advi
     commands = []
     if label_err:
         label = values.get("azure-dns-label-name", "")
-        query = f"[?dnsSettings.domainNameLabel=='{label}'].{_DNS_COLUMNS}"
+        query = f"[?dnsSettings.domainNameLabel==`{json.dumps(label)}`].{_DNS_COLUMNS}"
         if label and err.code != "InvalidDomainNameLabel":
             commands.append(_cmd("az network public-ip list", query=query, output="table"))
         commands.append(_cmd("kubectl annotate service", name, f"{DNS_LABEL}=<label>", "--overwrite", namespace=ns))
@@ -571,7 +583,7 @@ def _advise_public_ip(ctx: ServiceContext, err: AzureError, _: Sighting) -> Advi
             )
         elif ip:
             # The whole subscription: the IP may exist, only in another resource group than the provider looked in.
-            query = f"[?ipAddress=='{ip}'].{_PIP_COLUMNS}"
+            query = f"[?ipAddress==`{json.dumps(ip)}`].{_PIP_COLUMNS}"
             commands.append(_cmd("az network public-ip list", query=query, output="table"))
     return detail, [e for _, _, e in found], Fix(_sentence(err.fix), tuple(commands))
 
@@ -651,8 +663,8 @@ SPECS: tuple[_Spec, ...] = (
         frozenset({"quota"}),
         "delete-orphaned-ips",
         (
-            "https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/azure-subscription-service-limits#azure-load-balancer-limits",
-            "https://learn.microsoft.com/en-us/azure/quotas/networking-quota-requests",
+            "https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/azure-subscription-service-limits",
+            "https://learn.microsoft.com/en-us/azure/networking/check-usage-against-limits",
         ),
         _advise_quota,
         "Public IP quotas, frontend IP configuration and rule limits, and exhausted NSG priorities stop new "

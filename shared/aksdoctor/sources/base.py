@@ -6,7 +6,7 @@ Each method is one list-shaped read. Implementations raise `FactUnavailable` for
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -64,3 +64,49 @@ class KubeSource(Protocol):
     def controller_logs(self) -> list[LogText]: ...
 
     def cluster_meta(self) -> ClusterMeta: ...
+
+
+# ---- Azure -----------------------------------------------------------------------------------------------
+
+# Fact kind -> ARM resource type (lower case). One fact, and one list call per resource group, per kind.
+AZURE_KINDS: dict[str, str] = {
+    "load_balancers": "microsoft.network/loadbalancers",
+    "public_ips": "microsoft.network/publicipaddresses",
+    "network_security_groups": "microsoft.network/networksecuritygroups",
+    "network_interfaces": "microsoft.network/networkinterfaces",
+    "virtual_networks": "microsoft.network/virtualnetworks",
+    "route_tables": "microsoft.network/routetables",
+    "vm_scale_sets": "microsoft.compute/virtualmachinescalesets",
+    "vmss_vms": "microsoft.compute/virtualmachinescalesets/virtualmachines",
+    "virtual_machines": "microsoft.compute/virtualmachines",
+    "managed_clusters": "microsoft.containerservice/managedclusters",
+    "locks": "microsoft.authorization/locks",
+    "role_assignments": "microsoft.authorization/roleassignments",
+}
+
+
+@dataclass(frozen=True)
+class AzureScope:
+    """Where the cluster's Azure resources live, discovered from node providerIDs, labels and Service annotations.
+
+    `resource_groups` are the groups to list in: the node resource group first, then groups that Services name
+    (`azure-load-balancer-resource-group`) and the VNet's group. All names as found (ARM is case-insensitive).
+    """
+
+    subscription_id: str = ""
+    node_resource_group: str = ""
+    resource_groups: tuple[str, ...] = ()
+    cluster_name: str = ""
+    cluster_resource_group: str = ""
+    vm_set_type: str = ""  # "vmss", "vmas" or "" (unknown / mixed)
+    evidence: tuple[str, ...] = ()  # how each part was found, for notes and findings
+
+
+class AzureSource(Protocol):
+    def resources(self, kind: str, scope: AzureScope) -> list[dict]:
+        """ARM resources of one kind (a key of AZURE_KINDS) in the scope, in REST shape (see azure/resources.py)."""
+        ...
+
+    def graph_objects(self, app_ids: Sequence[str]) -> list[dict]:
+        """Microsoft Graph application / servicePrincipal objects for these app (client) ids."""
+        ...

@@ -18,7 +18,7 @@ from typing import Any
 from aksdoctor import kube
 from aksdoctor.azure import resources as arm
 from aksdoctor.errors import BadInputError, FactUnavailable
-from aksdoctor.sources.base import ClusterMeta, LogText
+from aksdoctor.sources.base import AZURE_KINDS, AzureScope, ClusterMeta, LogText
 from aksdoctor.sources.documents import MalformedDocument, arm_records, kube_objects, list_kind, parse_text
 
 KUBE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -289,12 +289,29 @@ class SnapshotSource:
         wanted = resource_type.lower()
         return [r for r in self._azure if arm.resource_type(r) == wanted]
 
-    def graph_objects(self) -> list[dict]:
-        """Microsoft Graph application / servicePrincipal objects."""
+    def resources(self, kind: str, scope: AzureScope) -> list[dict]:
+        """AzureSource: every captured resource of the kind (a snapshot holds just this cluster's resources)."""
+        found = self.azure_resources(AZURE_KINDS[kind])
+        if not found and not self._azure_file_named(kind):
+            raise FactUnavailable(f"not in snapshot: Azure {kind.replace('_', ' ')}")
+        return found
+
+    def _azure_file_named(self, kind: str) -> bool:
+        """An empty list is still a capture when its file is named after the kind (loadBalancers.json)."""
+        names = {kind.replace("_", ""), AZURE_KINDS[kind].rsplit("/", 1)[-1]}
+        return any(
+            PurePosixPath(rel).stem.lower().replace("_", "").replace("-", "") in names for rel, _ in self._azure_texts
+        )
+
+    def graph_objects(self, app_ids: Iterable[str] = ()) -> list[dict]:
+        """Microsoft Graph application / servicePrincipal objects (those of `app_ids` when given)."""
         with self._lock:
             if self._graph is None:
                 self._graph = list(self._records(self._graph_texts, _graph_records))
-        return list(self._graph)
+        if not self._graph_texts:
+            raise FactUnavailable("not in snapshot: Microsoft Graph objects")
+        wanted = {a.lower() for a in app_ids}
+        return [g for g in self._graph if not wanted or str(g.get("appId", "")).lower() in wanted]
 
     def node_file(self, name: str) -> str | None:
         loader = self._node_files.get(name)
