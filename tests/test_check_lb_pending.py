@@ -95,7 +95,7 @@ def test_unrecognised_warning(tmp_path):
     svc = pending()
     text = SYNC_FAILED + "context deadline exceeded"
     [finding] = findings(run(tmp_path, svc, event(svc, "SyncLoadBalancerFailed", text)), "lb.pending")
-    assert "Warning events name no cause aksdoctor recognises" in finding.cause
+    assert "Warning events name no cause aksdoctor recognises; read them in the evidence" in finding.cause
 
 
 def test_just_created_is_still_provisioning(tmp_path):
@@ -139,3 +139,23 @@ def test_load_balancer_class_is_not_azure(tmp_path):
 def test_skipped_without_events(tmp_path):
     snap = write_snapshot(tmp_path, [pending()])
     assert outcome(run_snapshot(snap, service="default/web"), "lb.pending") == ("skipped", "not in snapshot: events")
+
+
+def test_ensured_after_resolved_errors_but_no_ip(tmp_path):
+    svc = pending()
+    message = (
+        "The client 'a7d3c2e1-5b4f-4a6e-9c8d-0f1e2d3c4b5a' with object id '5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b' "
+        "does not have authorization to perform action 'Microsoft.Network/loadBalancers/write' over scope "
+        f"'/subscriptions/{SUB}/resourceGroups/mc' or the scope is invalid."
+    )
+    failed = event(
+        svc,
+        "SyncLoadBalancerFailed",
+        SYNC_FAILED + retriable_error(403, "AuthorizationFailed", message),
+        last="2026-11-27T09:40:00Z",
+    )
+    ensured = event(svc, "EnsuredLoadBalancer", "Ensured load balancer", type="Normal", last="2026-11-27T09:45:00Z")
+    report = run(tmp_path, svc, failed, ensured)
+    [finding] = findings(report, "lb.pending")
+    assert "last ensured its load balancer at 2026-11-27T09:45:00Z" in finding.cause
+    assert [f.severity.label for f in findings(report, "lb.permission-denied")] == ["info"]

@@ -5,6 +5,10 @@ from __future__ import annotations
 import shlex
 
 
+class Var(str):
+    """A shell variable an earlier command of the same fix sets: written as "$NAME", never quoted as a value."""
+
+
 def command(*argv: object) -> str:
     """Join argv into one copy-pasteable POSIX shell command, quoting each value that needs it."""
-    return " ".join(shlex.quote(str(arg)) for arg in argv)
+    return " ".join(f'"${arg}"' if isinstance(arg, Var) else shlex.quote(str(arg)) for arg in argv)

@@ -205,7 +205,9 @@ def event_evidence(event: Mapping[str, Any]) -> Evidence:
         parts.append(f"x{count}")
     if when:
         parts.append(f"last {kube.format_time(when)}")
-    ref = f"{inv.get('kind', '')} {inv.get('namespace') or kube.namespace(event)}/{inv.get('name', '')}".strip()
+    # Cluster-scoped objects (nodes) have no namespace in involvedObject, whatever namespace the event sits in.
+    name = f"{inv['namespace']}/{inv.get('name', '')}" if inv.get("namespace") else inv.get("name", "")
+    ref = f"{inv.get('kind', '')} {name}".strip()
     return Evidence("Event", f"{ref} ({' '.join(p for p in parts if p)})", event.get("message") or "")
 
 

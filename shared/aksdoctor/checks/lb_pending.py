@@ -106,6 +106,22 @@ def _trail(errors: ServiceErrors, current: list[Sighting], no_nodes: bool) -> st
     if current:
         reported = dict.fromkeys(f"{s.error.code} ({s.error.meaning})" for s in current)
         return f"The provider reports {'; '.join(list(reported)[:3])}."
+    classified = {s.evidence.detail for s in errors.sightings if s.is_event}
+    unexplained = [
+        e
+        for e in errors.lb_events
+        if e.get("type") == "Warning"
+        and (e.get("message") or "") not in classified
+        and not errors.resolved(kube.event_time(e))
+    ]
+    if unexplained:
+        return "Its newest Warning events name no cause aksdoctor recognises; read them in the evidence."
+    if errors.resolved_at:
+        return (
+            f"The provider last ensured its load balancer at {kube.format_time(errors.resolved_at)}, after any "
+            "earlier error, yet the Service status has no IP: the status update may have failed or the Service "
+            "changed since."
+        )
     if not errors.lb_events:
         return (
             "There are no load-balancer events for it: events expire after an hour, so an older failure may have "
@@ -114,12 +130,10 @@ def _trail(errors: ServiceErrors, current: list[Sighting], no_nodes: bool) -> st
     newest = errors.lb_events[0]
     when = kube.event_time(newest)
     at = f" at {kube.format_time(when)}" if when else ""
-    if not any(e.get("type") == "Warning" for e in errors.lb_events):
-        return (
-            f"Its events carry no error (newest: {newest.get('reason')}{at}): the provider may still be working, "
-            "or its error went only to the controller log."
-        )
-    return "Its Warning events name no cause aksdoctor recognises; read them below."
+    return (
+        f"Its events carry no error (newest: {newest.get('reason')}{at}): the provider may still be working, "
+        "or its error went only to the controller log."
+    )
 
 
 def _fix(ctx: ServiceContext, errors: ServiceErrors, no_nodes: bool, severity: Severity | None) -> Fix:

@@ -87,6 +87,14 @@ def service_errors(ctx: ServiceContext) -> ServiceErrors:
 
 
 def _read_service_errors(ctx: ServiceContext) -> ServiceErrors:
+    known: dict[str, tuple[AzureError, ...]] = ctx.facts.derived("provider-error-texts", dict)
+
+    def classified(text: str) -> tuple[AzureError, ...]:
+        """The same message is often written for many Services: classify each distinct text once per run."""
+        if text not in known:
+            known[text] = tuple(classify(text))
+        return known[text]
+
     lb_events = [e for e in ctx.events if is_lb_event(e)]
     resolving = _event_knowledge()[2]
     resolved_at = max(
@@ -97,7 +105,7 @@ def _read_service_errors(ctx: ServiceContext) -> ServiceErrors:
     for event in lb_events:
         if event.get("type") != "Warning":
             continue
-        errors = tuple(classify(event.get("message") or ""))
+        errors = classified(event.get("message") or "")
         evidence = event_evidence(event)
         when = kube.event_time(event)
         count = int(event.get("count") or 1)
@@ -109,7 +117,7 @@ def _read_service_errors(ctx: ServiceContext) -> ServiceErrors:
         lines, logs_read = (), False
     now = _now(ctx)
     for line in lines:
-        errors = tuple(classify(line.text))
+        errors = classified(line.text)
         if errors:
             when = log_time(line.text, now)
             sightings.extend(Sighting(e, log_evidence(line), when, 1, False, errors) for e in errors)
@@ -234,10 +242,6 @@ def _finding(spec: _Spec, ctx: ServiceContext, errors: ServiceErrors, group: lis
 # ---- shared wording and command pieces -------------------------------------------------------------------
 
 
-class _Var(str):
-    """A shell variable a previous fix command set: written as "$NAME", never quoted as a value."""
-
-
 def _cmd(words: str, *args: object, **flags: object) -> str:
     """`words` (fixed text, no values) then each argument and `--flag value` pair, every value shell-quoted."""
     values = [*args, *(x for flag, value in flags.items() for x in (_Flag(flag), value))]
@@ -249,8 +253,6 @@ class _Flag(str):
 
 
 def _quote(value: object) -> str:
-    if isinstance(value, _Var):
-        return f'"${value}"'
     if isinstance(value, _Flag):
         return "--" + value.replace("_", "-")
     return shell.command(value)
@@ -341,7 +343,7 @@ def _reset_sp_fix(err: AzureError, meta: ClusterMeta) -> Fix:
     if not app:
         show = _cmd("az aks show", resource_group=rg, name=name, query="servicePrincipalProfile.clientId", output="tsv")
         commands.append(f"SP_ID=$({show})")
-        app = _Var("SP_ID")
+        app = shell.Var("SP_ID")
     reset = _cmd("az ad app credential reset", id=app, query="password", output="tsv")
     commands.append(f"SP_SECRET=$({reset})")
     commands.append(
@@ -350,7 +352,7 @@ def _reset_sp_fix(err: AzureError, meta: ClusterMeta) -> Fix:
             resource_group=rg,
             name=name,
             service_principal=app,
-            client_secret=_Var("SP_SECRET"),
+            client_secret=shell.Var("SP_SECRET"),
         )
     )
     summary = "Give the service principal a new client secret and hand it to the cluster"
