@@ -5,9 +5,7 @@ from builders import endpoint_slice, findings, outcome, pod, run_snapshot, servi
 
 def test_selector_matches_no_pod(tmp_path):
     svc = service("web", selector={"app": "web"})
-    snap = write_snapshot(
-        tmp_path, [svc, pod("api-1", labels={"app": "api"})], captured_kinds=["EndpointSlice"]
-    )
+    snap = write_snapshot(tmp_path, [svc, pod("api-1", labels={"app": "api"})], captured_kinds=["EndpointSlice"])
     report = run_snapshot(snap, service="default/web")
     [finding] = findings(report, "lb.no-endpoints")
     assert finding.severity.label == "error"
