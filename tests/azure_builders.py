@@ -7,6 +7,7 @@ frontend, rules and probes are named after the base, managed public IPs are `kub
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -343,3 +344,186 @@ def graph_application(app_id: str, password_ends: Sequence[str] = (), display_na
         ],
         "keyCredentials": [],
     }
+
+
+def virtual_network(
+    name: str = "aks-vnet-31415926",
+    subnets: Mapping[str, str] | None = None,
+    *,
+    rg: str = NODE_RG,
+    nsg_id: str | None = None,
+    route_table_id: str | None = None,
+) -> dict[str, Any]:
+    """A VNet whose subnets (name -> prefix; default aks-subnet) all carry the given NSG and route table."""
+    subnets = subnets or {"aks-subnet": "10.224.0.0/16"}
+    vnet_id = res_id(f"{NETWORK}/virtualNetworks", name, rg)
+    extra = {k: {"id": v} for k, v in (("networkSecurityGroup", nsg_id), ("routeTable", route_table_id)) if v}
+    return {
+        "name": name,
+        "id": vnet_id,
+        "type": f"{NETWORK}/virtualNetworks",
+        "location": "westeurope",
+        "properties": {
+            "provisioningState": "Succeeded",
+            "addressSpace": {"addressPrefixes": ["10.224.0.0/12"]},
+            "subnets": [
+                _child(
+                    vnet_id,
+                    "subnets",
+                    subnet,
+                    f"{NETWORK}/virtualNetworks/subnets",
+                    {"addressPrefix": prefix, "provisioningState": "Succeeded", **extra},
+                )
+                for subnet, prefix in subnets.items()
+            ],
+        },
+    }
+
+
+def route_table(name: str = "aks-agentpool-31415926-routetable", *, rg: str = NODE_RG) -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": res_id(f"{NETWORK}/routeTables", name, rg),
+        "type": f"{NETWORK}/routeTables",
+        "location": "westeurope",
+        "properties": {"provisioningState": "Succeeded", "routes": [], "disableBgpRoutePropagation": False},
+    }
+
+
+def network_interface(
+    name: str, *, rg: str = NODE_RG, subnet: str | None = None, ip: str = "10.224.0.4", vm_id: str | None = None
+) -> dict[str, Any]:
+    """A standalone NIC (availability-set and VMSS Flex nodes)."""
+    nic_id = res_id(f"{NETWORK}/networkInterfaces", name, rg)
+    ipconfig = _child(
+        nic_id,
+        "ipConfigurations",
+        "ipconfig1",
+        f"{NETWORK}/networkInterfaces/ipConfigurations",
+        {"primary": True, "privateIPAddress": ip, "subnet": {"id": subnet or subnet_id()}},
+    )
+    props: dict[str, Any] = {"provisioningState": "Succeeded", "ipConfigurations": [ipconfig]}
+    if vm_id:
+        props["virtualMachine"] = {"id": vm_id}
+    return {
+        "name": name,
+        "id": nic_id,
+        "type": f"{NETWORK}/networkInterfaces",
+        "location": "westeurope",
+        "properties": props,
+    }
+
+
+def virtual_machine(
+    name: str,
+    *,
+    rg: str = NODE_RG,
+    nic_id: str | None = None,
+    size: str = "Standard_D4s_v5",
+    power_state: str | None = None,
+) -> dict[str, Any]:
+    """A standalone VM as a group list returns it; with `power_state`, as the statusOnly list returns it."""
+    props: dict[str, Any] = {
+        "provisioningState": "Succeeded",
+        "hardwareProfile": {"vmSize": size},
+        "networkProfile": {"networkInterfaces": [{"id": nic_id or res_id(f"{NETWORK}/networkInterfaces", name, rg)}]},
+    }
+    if power_state:
+        props = {"instanceView": {"statuses": [{"code": f"PowerState/{power_state}", "level": "Info"}]}}
+    return {
+        "name": name,
+        "id": res_id(f"{COMPUTE}/virtualMachines", name, rg),
+        "type": f"{COMPUTE}/virtualMachines",
+        "location": "westeurope",
+        "properties": props,
+    }
+
+
+def management_lock(name: str, level: str = "CanNotDelete", *, rg: str = NODE_RG) -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": f"{rg_id(rg)}/providers/Microsoft.Authorization/locks/{name}",
+        "type": "Microsoft.Authorization/locks",
+        "properties": {"level": level, "notes": "", "owners": []},
+    }
+
+
+def role_assignment(principal_id: str, role_id: str, *, scope: str | None = None) -> dict[str, Any]:
+    """`role_id` is the role definition's GUID (Network Contributor: 4d97b98b-1d4f-4787-a291-c67834d212e7)."""
+    scope = scope or rg_id()
+    name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope}/{principal_id}/{role_id}"))
+    return {
+        "name": name,
+        "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
+        "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {
+            "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role_id}",
+            "principalId": principal_id,
+            "principalType": "ServicePrincipal",
+            "scope": scope,
+        },
+    }
+
+
+def vm_id(name: str, rg: str = NODE_RG) -> str:
+    return res_id(f"{COMPUTE}/virtualMachines", name, rg)
+
+
+def nic_ip_configuration_id(nic_name: str, rg: str = NODE_RG, ipconfig: str = "ipconfig1") -> str:
+    """What an availability-set (or VMSS Flex) VM's pool membership looks like in backendIPConfigurations."""
+    return f"{res_id(f'{NETWORK}/networkInterfaces', nic_name, rg)}/ipConfigurations/{ipconfig}"
+
+
+def set_pool_addresses(lb: dict[str, Any], ips: Iterable[str], pool_name: str = "kubernetes") -> dict[str, Any]:
+    """Make an LB's pool IP-based (loadBalancerBackendAddressPoolType nodeIP): members are node IPs in the VNet."""
+    vnet = subnet_id().rsplit("/subnets/", 1)[0]
+    for pool in lb["properties"]["backendAddressPools"]:
+        if pool["name"] == pool_name:
+            pool["properties"]["backendIPConfigurations"] = []
+            pool["properties"]["loadBalancerBackendAddresses"] = [
+                {"name": f"{pool_name}-{ip}", "properties": {"ipAddress": ip, "virtualNetwork": {"id": vnet}}}
+                for ip in ips
+            ]
+    return lb
+
+
+def set_probe(lb: dict[str, Any], name: str, **props: Any) -> dict[str, Any]:
+    """Change a probe's properties (protocol, port, requestPath...) as if edited in Azure."""
+    for probe in lb["properties"]["probes"]:
+        if probe["name"] == name:
+            probe["properties"].update(props)
+            if str(probe["properties"].get("protocol", "")).lower() == "tcp":
+                probe["properties"].pop("requestPath", None)
+    return lb
+
+
+def nsg_id(name: str = "aks-agentpool-31415926-nsg", rg: str = NODE_RG) -> str:
+    return res_id(f"{NETWORK}/networkSecurityGroups", name, rg)
+
+
+def provider_allow_rule(
+    destinations: Sequence[str],
+    ports: Sequence[Any],
+    *,
+    sources: Sequence[str] = ("Internet",),
+    priority: int = 500,
+    protocol: str = "Tcp",
+    family: str = "IPv4",
+) -> dict[str, Any]:
+    """The consolidated allow rule cloud-provider-azure (v1.29+) writes for a frontend:
+    `k8s-azure-lb_allow_<family>_<md5 of "<protocol>_<sorted sources joined ,>_<sorted ports joined ,>">`."""
+    import hashlib
+
+    key = "_".join([protocol, ",".join(sorted(sources)), ",".join(sorted(str(p) for p in ports))])
+    name = f"k8s-azure-lb_allow_{family}_{hashlib.md5(key.encode()).hexdigest()}"
+    source = sources[0] if len(sources) == 1 else list(sources)
+    return security_rule(
+        name, priority, source=source, destination=list(destinations), ports=[str(p) for p in ports], protocol=protocol
+    )
+
+
+def provider_deny_all_rule(destinations: Sequence[str], *, priority: int = 4095, family: str = "IPv4") -> dict:
+    """`k8s-azure-lb_deny-all_<family>` (azure-deny-all-except-load-balancer-source-ranges, or invalid ranges)."""
+    return security_rule(
+        f"k8s-azure-lb_deny-all_{family}", priority, access="Deny", protocol="*", destination=list(destinations)
+    )

@@ -8,8 +8,15 @@ way the API server does, so reader code is exercised against server-side semanti
     with KubeFake([pod, node]) as kube:
         api = CoreV1Api(new_client_from_config(config_file=kube.write_kubeconfig(tmp_path / "kc")))
 
-Read-only: every method but GET answers 405, and watches are refused with 400. The 37.x client
-reads HTTP(S)_PROXY/ALL_PROXY from the environment, so tests should clear them to stay on loopback.
+Writes (for fix actions) follow the API server too: POST creates (409 AlreadyExists), PATCH takes
+JSON patch (RFC 6902, `test` ops answer 422 when they fail), JSON merge patch and strategic merge patch
+(approximated as a merge patch: lists are replaced, which is what the server does for lists without a
+patch merge key, such as tolerations), with a `metadata.resourceVersion` in a merge patch acting as a
+precondition (409); DELETE honours `preconditions` (uid, resourceVersion) and removes at once (no graceful
+termination). Every request keeps its body. :meth:`KubeFake.on` runs a callback after a successful write,
+to play a controller (recreate a deleted pod, schedule a DaemonSet). PUT and server-side apply answer 405
+and 415; watches are refused with 400. The 37.x client reads HTTP(S)_PROXY/ALL_PROXY from the
+environment, so tests should clear them to stay on loopback.
 """
 
 from __future__ import annotations
@@ -37,10 +44,15 @@ class RecordedRequest:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    body: bytes = b""
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup (HTTP header names are case-insensitive)."""
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+    def json(self) -> object:
+        """The body parsed as JSON (None when empty)."""
+        return json.loads(self.body) if self.body else None
 
 
 # Field selectors each kind accepts, copied from the API server's field label conversions.
@@ -129,6 +141,10 @@ _DEFAULT_FAILURES = {
     410: ("Expired", _EXPIRED_MESSAGE),
     500: ("InternalError", "Internal error occurred: injected by KubeFake"),
 }
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+_SELF_SUBJECT_REVIEWS = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
 _LABEL_KEY = r"[A-Za-z0-9][-A-Za-z0-9_./]*"
 _LABEL_VALUE = r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
@@ -258,6 +274,85 @@ def _int_param(query: dict[str, str], name: str) -> int | None:
         raise _bad_request(f"invalid value for {name}: {query[name]!r}") from None
 
 
+def _conflict(message: str, res: _Resource, name: str) -> _ApiError:
+    details = {"name": name, "group": res.group, "kind": res.plural}
+    return _ApiError(409, "Conflict", message, {k: v for k, v in details.items() if v})
+
+
+def _pointer(path: str) -> list[str]:
+    """A JSON pointer (RFC 6901) split into unescaped tokens."""
+    if path and not path.startswith("/"):
+        raise _unprocessable(f"invalid JSON pointer {path!r}")
+    return [t.replace("~1", "/").replace("~0", "~") for t in path.split("/")[1:]] if path else []
+
+
+def _unprocessable(message: str) -> _ApiError:
+    # patch.go answers a patch that cannot be applied with a bare 422 carrying the library's error text.
+    return _ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {message}")
+
+
+def _resolve(doc: object, tokens: list[str], path: str) -> tuple[object, str]:
+    """The container holding the last token, and that token."""
+    target = doc
+    for token in tokens[:-1]:
+        target = _get_child(target, token, path)
+    return target, tokens[-1]
+
+
+def _json_patch(doc: dict, ops: object) -> dict:
+    """RFC 6902 add / remove / replace / test on a copy of `doc`."""
+    if not isinstance(ops, list):
+        raise _bad_request("json patch must be a list of operations")
+    doc = copy.deepcopy(doc)
+    for op in ops:
+        kind, path = op.get("op"), op.get("path", "")
+        tokens = _pointer(path)
+        if not tokens:
+            raise _unprocessable(f"unsupported whole-document {kind} at {path!r}")
+        parent, last = _resolve(doc, tokens, path)
+        if kind == "test":
+            if _get_child(parent, last, path) != op.get("value"):
+                raise _unprocessable(f"testing value {path} failed: test failed")
+        elif kind == "remove":
+            _get_child(parent, last, path)
+            del parent[int(last) if isinstance(parent, list) else last]
+        elif kind == "replace":
+            _get_child(parent, last, path)
+            parent[int(last) if isinstance(parent, list) else last] = copy.deepcopy(op.get("value"))
+        elif kind == "add":
+            value = copy.deepcopy(op.get("value"))
+            if isinstance(parent, list):
+                parent.insert(len(parent) if last == "-" else int(last), value)
+            elif isinstance(parent, dict):
+                parent[last] = value
+            else:
+                raise _unprocessable(f"doc is missing path: {path!r}")
+        else:
+            raise _unprocessable(f"Unexpected kind: {kind}")
+    return doc
+
+
+def _get_child(parent: object, token: str, path: str) -> object:
+    if isinstance(parent, dict) and token in parent:
+        return parent[token]
+    if isinstance(parent, list) and token.isdigit() and int(token) < len(parent):
+        return parent[int(token)]
+    raise _unprocessable(f"doc is missing path: {path!r}")
+
+
+def _merge_patch(doc: object, patch: object) -> object:
+    """RFC 7386: maps merge recursively, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(out.get(key), value)
+    return out
+
+
 @dataclass
 class _Failure:
     prefix: str
@@ -265,6 +360,9 @@ class _Failure:
     body: dict
     when: Callable[[RecordedRequest], bool] | None
     remaining: int | None
+
+
+Reaction = Callable[["KubeFake", RecordedRequest, dict], None]
 
 
 class _Server(ThreadingHTTPServer):
@@ -293,7 +391,8 @@ class KubeFake:
     makes every request without ``Authorization: Bearer <token>`` fail with 401.
     """
 
-    user = "fake-user"  # the identity named in 403 messages
+    user = "fake-user"  # the identity named in 403 messages and returned by SelfSubjectReview
+    groups = ("system:authenticated",)
 
     def __init__(
         self,
@@ -310,8 +409,9 @@ class KubeFake:
         self._lock = threading.Lock()
         self._rv = 1000
         self._objects: dict[_Resource, dict[tuple[str, str], dict]] = {r: {} for r in _RESOURCES}
-        self._forbidden: list[tuple[str, str | None, str]] = []
+        self._forbidden: list[tuple[str, str | None, str, str | None]] = []
         self._failures: list[_Failure] = []
+        self._reactions: list[tuple[str, str, Reaction]] = []
         self._logs: dict[tuple[str, str, str | None], str] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -377,13 +477,39 @@ class KubeFake:
             meta.setdefault("creationTimestamp", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
             self._objects[res][key] = obj
 
-    def forbid(self, resource: str, namespace: str | None = None, verb: str = "list") -> None:
+    def forbid(
+        self, resource: str, namespace: str | None = None, verb: str = "list", *, name: str | None = None
+    ) -> None:
         """Deny ``verb`` on ``resource`` (a plural such as "pods" or "pods/log") like RBAC would.
 
         A namespace-limited denial also denies the cluster-wide request, since no cluster-wide
-        grant can exist while one namespace is denied.
+        grant can exist while one namespace is denied. ``name`` limits the denial to one object
+        (RBAC ``resourceNames``), e.g. ``forbid("nodes", verb="patch", name="vk-2")``.
         """
-        self._forbidden.append((resource, namespace, verb))
+        self._forbidden.append((resource, namespace, verb, name))
+
+    def on(self, method: str, path_prefix: str, reaction: Reaction) -> None:
+        """After a successful ``method`` request under ``path_prefix``, call ``reaction(fake, request, obj)``
+        with the object written (for DELETE: the object as it was). Reactions play controllers."""
+        self._reactions.append((method.upper(), path_prefix, reaction))
+
+    def stored(self, kind: str, name: str, namespace: str = "") -> dict | None:
+        """A copy of the object as the fake holds it now (None when absent)."""
+        res = next(r for r in _RESOURCES if r.kind == kind)
+        with self._lock:
+            obj = self._objects[res].get((namespace if res.namespaced else "", name))
+        return copy.deepcopy(obj)
+
+    def remove(self, kind: str, name: str, namespace: str = "") -> None:
+        """Drop an object (as a controller or the garbage collector would)."""
+        res = next(r for r in _RESOURCES if r.kind == kind)
+        with self._lock:
+            self._objects[res].pop((namespace if res.namespaced else "", name), None)
+
+    @property
+    def writes(self) -> list[RecordedRequest]:
+        """Every request that was not a GET, in order."""
+        return [r for r in self.requests if r.method != "GET"]
 
     def fail(
         self,
@@ -439,11 +565,13 @@ class KubeFake:
 
     def _serve(self, handler: _Handler) -> None:
         url = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
         request = RecordedRequest(
             handler.command,
             url.path,
             dict(parse_qsl(url.query, keep_blank_values=True)),
             dict(handler.headers.items()),
+            handler.rfile.read(length) if length else b"",
         )
         self.requests.append(request)
         try:
@@ -467,6 +595,10 @@ class KubeFake:
             return failure.code, failure.body
         if self.require_token is not None and req.header("Authorization") != f"Bearer {self.require_token}":
             raise _ApiError(401, "Unauthorized", "Unauthorized")
+        if req.method == "POST" and req.path.rstrip("/") == _SELF_SUBJECT_REVIEWS:
+            return 201, self._self_subject_review()
+        if req.method in ("POST", "PATCH", "DELETE"):
+            return self._write(req)
         if req.method != "GET":
             raise _ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if req.path in ("/version", "/version/"):
@@ -540,8 +672,12 @@ class KubeFake:
         return res, namespace, name, sub
 
     def _authorize(self, res: _Resource, namespace: str | None, name: str | None, resource: str, verb: str) -> None:
-        for denied, denied_ns, denied_verb in self._forbidden:
-            if (denied, denied_verb) == (resource, verb) and (denied_ns is None or namespace in (None, denied_ns)):
+        for denied, denied_ns, denied_verb, denied_name in self._forbidden:
+            if (
+                (denied, denied_verb) == (resource, verb)
+                and (denied_ns is None or namespace in (None, denied_ns))
+                and denied_name in (None, name)
+            ):
                 scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
                 target = f'{res.qualified} "{name}"' if name else res.qualified
                 message = (
@@ -550,6 +686,123 @@ class KubeFake:
                 )
                 details = {"name": name, "group": res.group, "kind": res.plural}
                 raise _ApiError(403, "Forbidden", message, {k: v for k, v in details.items() if v})
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _self_subject_review(self) -> dict:
+        return {
+            "kind": "SelfSubjectReview",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "status": {"userInfo": {"username": self.user, "groups": list(self.groups)}},
+        }
+
+    def _write(self, req: RecordedRequest) -> tuple[int, dict]:
+        res, namespace, name, sub = self._route(req.path)
+        if sub is not None:
+            raise _ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        try:
+            body = req.json()
+        except ValueError as exc:
+            raise _bad_request(f"invalid JSON body: {exc}") from None
+        if req.method == "POST":
+            if name is not None:
+                raise _ApiError(405, "MethodNotAllowed", "POST must name a collection, not an object")
+            self._authorize(res, namespace, None, res.plural, "create")
+            code, obj = 201, self._create(res, namespace, body)
+        elif name is None:
+            raise _ApiError(405, "MethodNotAllowed", f"{req.method} on a collection is not supported by KubeFake")
+        elif req.method == "PATCH":
+            self._authorize(res, namespace, name, res.plural, "patch")
+            code, obj = 200, self._patch(res, namespace or "", name, req.header("Content-Type") or "", body)
+        else:
+            self._authorize(res, namespace, name, res.plural, "delete")
+            code, obj = 200, self._delete(res, namespace or "", name, body)
+        for method, prefix, reaction in list(self._reactions):
+            if method == req.method and req.path.startswith(prefix):
+                reaction(self, req, copy.deepcopy(obj))
+        return code, obj
+
+    def _create(self, res: _Resource, namespace: str | None, body: object) -> dict:
+        if not isinstance(body, dict) or (body.get("apiVersion"), body.get("kind")) != (res.api_version, res.kind):
+            raise _bad_request(f"the body must be a {res.api_version} {res.kind}")
+        meta = body.setdefault("metadata", {})
+        if res.namespaced:
+            if meta.get("namespace") not in (None, namespace):
+                raise _bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = namespace
+        name = meta.get("name") or ""
+        if not name:
+            raise _ApiError(
+                422, "Invalid", f'{res.kind} "" is invalid: metadata.name: Required value: name is required'
+            )
+        with self._lock:
+            if (namespace or "", name) in self._objects[res]:
+                details = {"name": name, "group": res.group, "kind": res.plural}
+                raise _ApiError(
+                    409,
+                    "AlreadyExists",
+                    f'{res.qualified} "{name}" already exists',
+                    {k: v for k, v in details.items() if v},
+                )
+        if isinstance(body.get("spec"), dict):
+            meta.setdefault("generation", 1)
+        self.add(body)
+        return self.stored(res.kind, name, namespace or "") or {}
+
+    def _patch(self, res: _Resource, namespace: str, name: str, content_type: str, body: object) -> dict:
+        kind = content_type.split(";")[0].strip().lower()
+        with self._lock:
+            current = self._objects[res].get((namespace, name))
+            if current is None:
+                raise _not_found(res, name)
+            if kind == JSON_PATCH:
+                patched = _json_patch(current, body)
+            elif kind in (MERGE_PATCH, STRATEGIC_MERGE_PATCH):
+                wanted = ((body or {}).get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+                if wanted and wanted != current["metadata"].get("resourceVersion"):
+                    raise _conflict(
+                        f'Operation cannot be fulfilled on {res.qualified} "{name}": the object has been modified; '
+                        "please apply your changes to the latest version and try again",
+                        res,
+                        name,
+                    )
+                patched = _merge_patch(current, body)
+            else:
+                raise _ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - "
+                    f"accepted media types include: {JSON_PATCH}, {MERGE_PATCH}, {STRATEGIC_MERGE_PATCH}",
+                )
+            if not isinstance(patched, dict) or (patched.get("metadata") or {}).get("name") != name:
+                raise _unprocessable("the patch changed the object's name or shape")
+            self._rv += 1
+            patched["metadata"]["resourceVersion"] = str(self._rv)
+            if "generation" in patched["metadata"] and patched.get("spec") != current.get("spec"):
+                patched["metadata"]["generation"] += 1
+            self._objects[res][(namespace, name)] = patched
+            return copy.deepcopy(patched)
+
+    def _delete(self, res: _Resource, namespace: str, name: str, body: object) -> dict:
+        preconditions = (body or {}).get("preconditions") or {} if isinstance(body, dict) else {}
+        with self._lock:
+            current = self._objects[res].get((namespace, name))
+            if current is None:
+                raise _not_found(res, name)
+            meta = current["metadata"]
+            for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+                if preconditions.get(field) and preconditions[field] != meta.get(field):
+                    raise _conflict(
+                        f"Precondition failed: {label} in precondition: {preconditions[field]}, "
+                        f"{label} in object meta: {meta.get(field)}",
+                        res,
+                        name,
+                    )
+            del self._objects[res][(namespace, name)]
+            return copy.deepcopy(current)
 
     def _list(self, res: _Resource, namespace: str | None, query: dict[str, str]) -> dict:
         labels = _parse_label_selector(query.get("labelSelector", ""))

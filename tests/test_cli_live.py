@@ -101,7 +101,7 @@ def kubeconfigs(tmp_path_factory) -> dict[str, str]:
 
 
 def _argv(kubeconfigs: dict[str, str], kubeconfig: str, *args: str) -> list[str]:
-    return ["lb", *args, "--kubeconfig", kubeconfigs[kubeconfig], "-o", "json"]
+    return ["lb", *args, "--kubeconfig", kubeconfigs[kubeconfig], "--no-azure", "-o", "json"]
 
 
 ONE_CHECK = ("--check", "lb.no-endpoints")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
 
 import pytest
 
@@ -800,15 +799,13 @@ def test_random_mutations_never_raise() -> None:
             assert err.category in CATEGORIES
 
 
-def test_ordinary_lines_are_cheap() -> None:
+def test_ordinary_lines_yield_nothing() -> None:
     lines = [
         f"I0101 00:00:{i % 60:02d}.000000 1 azure_loadbalancer.go:{i}] reconcileLoadBalancer for service "
         f"default/web-{i}: lb(kubernetes) finished with {i} rules"
         for i in range(5000)
     ]
-    start = time.perf_counter()
     assert not any(classify(line) for line in lines)
-    assert time.perf_counter() - start < 1.0  # about 5 µs a line; generous for slow CI machines
 
 
 # --- knowledge file --------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ kubeconfigs, faults and pagination turn into facts, skipped checks and exit code
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import socket
@@ -26,6 +27,8 @@ NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 SELECTOR = {"app": "web", "tier": "frontend"}
 CCM = "cloud-controller-manager-7d9f8c6b5-x2k4q"
 WEB = service("web", "shop", selector=SELECTOR)
+MI_CLOUD_CONFIG = base64.b64encode(b'{"useManagedIdentityExtension": true, "aadClientId": "msi"}').decode()
+CLOUD_CONFIG_GET = ("GET", "/api/v1/namespaces/kube-system/secrets/azure-cloud-provider", ())
 API = service("api", "payments", selector={"app": "api"}, ingress_ip="20.50.10.9")
 
 
@@ -53,6 +56,7 @@ def _objects() -> list[dict]:
         pod("coredns-6f9c8d7b5-abcde", "kube-system", labels={"k8s-app": "kube-dns"}, containers=[_c("coredns")]),
         obj("DaemonSet", "kube-proxy", "kube-system", spec=_template("kube-proxy"), status={"numberReady": 2}),
         obj("Deployment", "coredns", "kube-system", spec=_template("coredns"), status={"readyReplicas": 1}),
+        obj("Secret", "azure-cloud-provider", "kube-system", data={"cloud-config": MI_CLOUD_CONFIG}),
     ]
 
 
@@ -123,6 +127,8 @@ LB_WIRE: dict[str, set[tuple]] = {
     "version": {("GET", "/version/", ())},
     "cluster": set(),
     "now": set(),  # given by the caller on live runs
+    "cloud_config": {CLOUD_CONFIG_GET},
+    "graph_objects": {CLOUD_CONFIG_GET},  # managed identity in the cloud config: no Graph call
 }
 
 
@@ -148,13 +154,17 @@ def test_lb_scope_makes_one_selective_request_per_fact_kind(fake, tmp_path):
 
 
 def test_lb_scope_every_fact_at_once(fake, tmp_path):
-    """All facts prefetched in parallel: 11 requests for 13 facts, kube-system pods listed once for two of them."""
+    """All facts prefetched in parallel: 12 requests for 15 facts, kube-system pods listed once for two of them."""
     facts = _facts(_source(fake, tmp_path))
     facts.prefetch(known_facts())
     assert _wire(fake.requests) == _expected_wire(known_facts())
-    assert sum(_wire(fake.requests).values()) == 11
+    assert sum(_wire(fake.requests).values()) == 12
     named_gets = [r.path for r in fake.requests if r.query.get("limit") is None and r.path != "/version/"]
-    assert named_gets == ["/api/v1/namespaces/shop/services/web", f"/api/v1/namespaces/kube-system/pods/{CCM}/log"]
+    assert sorted(named_gets) == [
+        f"/api/v1/namespaces/kube-system/pods/{CCM}/log",
+        "/api/v1/namespaces/kube-system/secrets/azure-cloud-provider",
+        "/api/v1/namespaces/shop/services/web",
+    ]
     assert [kube_name(p) for p in facts.get("pods")] == ["web-1", "web-2"]  # the canary lacks tier=frontend
     assert [e["reason"] for e in facts.get("events")] == ["EnsuringLoadBalancer"]
     assert facts.get("version") == "v1.30.4"

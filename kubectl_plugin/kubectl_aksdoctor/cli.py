@@ -48,9 +48,24 @@ def _common_parent() -> argparse.ArgumentParser:
     )
     src = parent.add_argument_group("offline")
     src.add_argument("--snapshot", metavar="DIR|FILE.tar.gz", help="read a snapshot instead of a live cluster")
+    src.add_argument(
+        "--cloud-config",
+        metavar="FILE",
+        help="the cloud provider's config to check (a copy of /etc/kubernetes/azure.json), instead of the "
+        "kube-system/azure-cloud-provider secret or the snapshot's files/azure.json",
+    )
     azure = parent.add_argument_group("Azure")
     azure.add_argument("--no-azure", action="store_true", help="do not call Azure; Azure checks are skipped")
     azure.add_argument("--subscription", metavar="ID", help="Azure subscription (default: from node providerIDs)")
+    azure.add_argument(
+        "--cluster", metavar="NAME", help="AKS cluster name, when it cannot be found from the nodes' resource group"
+    )
+    azure.add_argument("-g", "--resource-group", metavar="RG", help="the AKS cluster's resource group (with --cluster)")
+    azure.add_argument(
+        "--cloud",
+        metavar="NAME",
+        help="AzureCloud, AzureUSGovernment or AzureChinaCloud (default: $AZURE_CLOUD, else the az CLI's cloud)",
+    )
     out = parent.add_argument_group("output")
     out.add_argument("-o", "--output", default="table", metavar="FORMAT", help=f"one of: {', '.join(FORMATS)}")
     out.add_argument(
@@ -99,10 +114,17 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         epilog=EXAMPLES_CLUSTER.format(prog=prog),
         formatter_class=fmt,
     )
+    from kubectl_aksdoctor.fix_commands import add_parsers
+
+    add_parsers(sub, common, prog)  # fix, collect
     checks = sub.add_parser("checks", help="list the check catalog", description="List every check aksdoctor runs.")
     checks.add_argument("-o", "--output", default="table", metavar="FORMAT", help="table, json or yaml")
     version = sub.add_parser("version", help="print version information")
     version.add_argument("-o", "--output", default="text", metavar="FORMAT", help="text or json")
+    # Hidden (no help=): exercises offline what a frozen build can miss; CI runs it on every built binary.
+    selftest = sub.add_parser("selftest", description="Check, offline, that this build can do its work.")
+    selftest.add_argument("--snapshot", metavar="DIR|FILE.tar.gz", help="run the engine on this snapshot")
+    selftest.add_argument("-v", "--verbose", action="store_true", help="print tracebacks of failed steps")
     return parser
 
 
@@ -122,6 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kubectl_aksdoctor.commands import list_checks
 
             return list_checks(args)
+        if args.command in ("fix", "collect"):
+            from kubectl_aksdoctor import fix_commands
+
+            return getattr(fix_commands, args.command)(args)
+        if args.command == "selftest":
+            from kubectl_aksdoctor.selftest import selftest
+
+            return selftest(args)
         from kubectl_aksdoctor.commands import diagnose
 
         return diagnose(args)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from aksdoctor import engine
-from aksdoctor.errors import EXIT_OK, UsageError
+from aksdoctor.errors import EXIT_OK, EXIT_UNREACHABLE, BadInputError, UsageError
 from aksdoctor.facts import Facts
 from aksdoctor.model import Target
 from aksdoctor.render import FORMATS, render, should_color
@@ -30,23 +31,37 @@ def diagnose(args: argparse.Namespace) -> int:
     include, exclude = parse_ids(args.check), parse_ids(args.skip)
     scope = "service" if args.command == "lb" else "cluster"
     engine.select_checks(scope, include, exclude)
+    cloud_config_file = _cloud_config_file(args)
     namespace, name = _service_argument(args) if scope == "service" else (args.namespace, "")
 
     source, now, default_ns, cluster = _kube_source(args)
+    azure, azure_reason = _azure_source(args, source)
     namespace = namespace or default_ns
     target = Target(scope, cluster, namespace if scope == "service" else "", name)
+    facts = Facts(
+        target=target,
+        kube=source,
+        now=now,
+        azure=azure,
+        azure_reason=azure_reason,
+        azure_overrides=_azure_overrides(args),
+        cloud_config_file=cloud_config_file,
+    )
     progress = ProgressLine(sys.stderr) if args.output == "table" and sys.stderr.isatty() else None
     try:
-        report = engine.run(
-            Facts(target=target, kube=source, now=now), include=include, exclude=exclude, progress=progress
-        )
+        report = engine.run(facts, include=include, exclude=exclude, progress=progress)
     finally:
         if progress:
             progress.clear()
     report.notes.extend(_source_notes(source))
+    report.notes.extend(f"Azure: {note}" for note in getattr(azure, "notes", ()))
     width = shutil.get_terminal_size((100, 24)).columns
     sys.stdout.write(render(report, args.output, color=should_color(sys.stdout), width=width))
     sys.stdout.flush()
+    unreachable = getattr(azure, "unreachable", None)
+    if unreachable:  # the report still shows what ran; the exit code says Azure was needed and not there
+        print(f"error: {unreachable}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     return exit_code(report.worst(), threshold)
 
 
@@ -81,6 +96,46 @@ def _kube_source(args: argparse.Namespace) -> tuple[Any, datetime | None, str, s
         config_file=args.kubeconfig, context=args.context, timeout=args.request_timeout
     )
     return live, datetime.now(timezone.utc), live.default_namespace, live.cluster_name
+
+
+def _azure_source(args: argparse.Namespace, kube_source: Any) -> tuple[Any, str]:
+    """(Azure source, why there is none): the snapshot itself, live ARM, or nothing with --no-azure.
+
+    The live source is cheap to build: SDKs, DefaultAzureCredential and tokens come only when a check needs an
+    Azure fact (and discovery found Azure nodes), so a cluster that is not on Azure never signs in."""
+    if args.no_azure:
+        return None, "Azure not queried (--no-azure)"
+    if args.snapshot:
+        return kube_source, ""
+    from aksdoctor.sources.arm_clouds import resolve_cloud
+
+    cloud, _ = resolve_cloud(args.cloud)
+    if not args.verbose:  # DefaultAzureCredential logs every failed sign-in as a warning; the report says it once
+        logging.getLogger("azure").setLevel(logging.ERROR)
+    return _live_azure(cloud), ""
+
+
+def _live_azure(cloud: Any) -> Any:
+    from aksdoctor.sources.azure_live import AzureLiveSource
+
+    return AzureLiveSource(cloud=cloud)
+
+
+def _azure_overrides(args: argparse.Namespace) -> dict[str, str]:
+    given = {
+        "subscription": args.subscription,
+        "cluster_name": args.cluster,
+        "cluster_resource_group": args.resource_group,
+    }
+    return {k: v for k, v in given.items() if v}
+
+
+def _cloud_config_file(args: argparse.Namespace) -> str | None:
+    """--cloud-config FILE, checked before anything is read (a typo is bad input, exit 2)."""
+    path = args.cloud_config
+    if path and not os.path.isfile(os.path.expanduser(path)):
+        raise BadInputError(f"--cloud-config: file not found: {path}")
+    return path
 
 
 def _source_notes(source: Any) -> list[str]:

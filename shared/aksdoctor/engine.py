@@ -17,7 +17,7 @@ from aksdoctor.checks import all_checks
 from aksdoctor.checks.base import Check, CheckContext, NotApplicable, ServiceContext, Skipped
 from aksdoctor.errors import BadInputError, FactUnavailable, UsageError
 from aksdoctor.facts import Facts, Progress
-from aksdoctor.model import CheckOutcome, Finding, Report, Status
+from aksdoctor.model import CheckOutcome, Finding, Report, Severity, Status
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,8 @@ def run(
     services = _services_under_diagnosis(facts)
     findings: list[Finding] = []
     tallies: dict[str, _Tally] = defaultdict(_Tally)
-    for chk in checks:
+    # Checks that yield to others ("no more specific cause") run last, so they can see what the others found.
+    for chk in sorted(checks, key=lambda c: bool(c.yields_to)):
         if chk.scope == "service":
             for svc in services:
                 _run_one(chk, ServiceContext(chk, facts, svc), findings, tallies[chk.id])
@@ -161,8 +162,27 @@ def _run_one(chk: Check, ctx: CheckContext, findings: list[Finding], tally: _Tal
         log.debug("check %s crashed", chk.id, exc_info=True)
         tally.add(Status.SKIPPED, f"internal error: {type(exc).__name__}: {exc}")
         return
+    explained_by = _more_specific(chk, produced, findings)
+    if explained_by:
+        tally.add(Status.NOT_APPLICABLE, f"explained by {explained_by}")
+        return
     findings.extend(produced)
     tally.add(Status.FAILED if produced else Status.PASSED)
+
+
+def _more_specific(chk: Check, produced: list[Finding], earlier: list[Finding]) -> str | None:
+    """The id of an error-level finding, on the same resource, that makes this check's findings redundant."""
+    if not (chk.yields_to and produced):
+        return None
+    resources = {f.resource for f in produced}
+    for finding in earlier:
+        if (
+            finding.resource in resources
+            and finding.severity >= Severity.ERROR
+            and any(fnmatch.fnmatchcase(finding.id, p) for p in chk.yields_to)
+        ):
+            return finding.id
+    return None
 
 
 def _captured_at(facts: Facts) -> str:

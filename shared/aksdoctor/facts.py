@@ -61,6 +61,7 @@ class Facts:
         azure_reason: str = "no Azure source",
         azure_overrides: Mapping[str, str] | None = None,
         now: datetime | None = None,
+        cloud_config_file: str | None = None,
     ):
         self.target = target
         self.kube = kube
@@ -68,6 +69,7 @@ class Facts:
         self.azure_reason = azure_reason  # why Azure facts are unavailable when `azure` is None
         self.azure_overrides = dict(azure_overrides or {})  # subscription, cluster_name, cluster_resource_group
         self._now = now
+        self.cloud_config_file = cloud_config_file  # --cloud-config: read instead of what the source holds
         self._values: dict[str, Any] = {}
         self._errors: dict[str, BaseException] = {}
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -316,6 +318,17 @@ def _version(facts: Facts) -> str:
     return max(parsed)[1]
 
 
+@fact("cloud_config")
+def _cloud_config(facts: Facts) -> Any:
+    """The Azure cloud provider's config (a CloudConfig): --cloud-config FILE, else azure.json or the secret."""
+    from aksdoctor.azure import cloud_config
+
+    if facts.cloud_config_file:
+        return cloud_config.load_file(facts.cloud_config_file)
+    where, text = _kube(facts).cloud_config()
+    return cloud_config.parse(text, where)
+
+
 @fact("now")
 def _now(facts: Facts) -> datetime:
     """The run's "now": the clock for live runs; capturedAt, else the newest event, for snapshots."""
@@ -377,3 +390,15 @@ def _azure_kind_fact(kind: str) -> FactFn:
 
 for _kind in AZURE_KINDS:
     fact(f"azure_{_kind}")(_azure_kind_fact(_kind))
+
+
+@fact("graph_objects")
+def _graph_objects(facts: Facts) -> list[dict]:
+    """Microsoft Graph objects of the service principal(s) the cluster signs in with; no call (and none) when it
+    uses a managed identity."""
+    from aksdoctor.azure.identity import service_principals
+
+    app_ids = [sp.app_id for sp in service_principals(facts.get)]
+    if not app_ids:
+        return []
+    return _azure(facts).graph_objects(app_ids)

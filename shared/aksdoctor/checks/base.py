@@ -49,6 +49,7 @@ class Check:
     run: RunFn
     also_in_lb: bool  # cluster checks that also run under `lb` (nodes feed every backend pool)
     description: str
+    yields_to: tuple[str, ...] = ()  # id globs: an error-level finding of these on the same resource replaces ours
 
     def applies_to(self, target_scope: str) -> bool:
         return self.scope == "service" or target_scope == "cluster" or self.also_in_lb
@@ -68,6 +69,7 @@ def check(
     docs: Sequence[str] = (),
     fix_action: str | None = None,
     also_in_lb: bool = False,
+    yields_to: Sequence[str] = (),
 ) -> Callable[[RunFn], RunFn]:
     """Register a check function under a catalog id."""
     if scope not in SCOPES:
@@ -90,6 +92,7 @@ def check(
             fix_action=fix_action,
             run=fn,
             also_in_lb=also_in_lb,
+            yields_to=tuple(yields_to),
             description=(fn.__doc__ or "").strip(),
         )
         return fn

@@ -14,8 +14,8 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aksdoctor import knowledge, kube, shell
-from aksdoctor.azure import providerid
+from aksdoctor import kube, shell
+from aksdoctor.azure import pool
 from aksdoctor.checks.base import NotApplicable, ServiceContext, Skipped, check, field_evidence
 from aksdoctor.checks.lb_ilb_hairpin import ANNOTATION_PREFIX, annotation_is_true, floating_ip_off
 from aksdoctor.errors import FactUnavailable
@@ -28,9 +28,6 @@ DOCS = (
     "#preserving-the-client-source-ip",
 )
 MAX_LISTED = 5
-
-# node name -> None when the node is in the backend pool, else (why not, evidence)
-PoolMembership = dict[str, tuple[str, Evidence] | None]
 
 
 @check(
@@ -143,7 +140,7 @@ def _local_policy(ctx: ServiceContext, *, has_other_findings: bool) -> list[Find
         )
         findings.append(ctx.finding(cause, [policy, port_evidence], fix=fix))
     try:
-        pool, pool_size = _backend_pool(ctx)
+        members, pool_size = _backend_pool(ctx)
         by_node, source = _ready_endpoints_by_node(ctx)
     except (FactUnavailable, Skipped):
         if findings or has_other_findings:
@@ -154,13 +151,13 @@ def _local_policy(ctx: ServiceContext, *, has_other_findings: bool) -> list[Find
         if findings or has_other_findings:
             return findings
         raise NotApplicable("no ready endpoints (lb.no-endpoints covers that)")
-    serving = [n for n in by_node if n in pool and pool[n] is None]
-    outside = [n for n in by_node if pool.get(n) is not None or n not in pool]
+    serving = [n for n in by_node if n in members and members[n] is None]
+    outside = [n for n in by_node if members.get(n) is not None or n not in members]
     probe = f"HTTP /healthz on healthCheckNodePort {health_port}" if health_port else "HTTP /healthz"
     evidence = [policy, port_evidence, source]
     if outside:
-        evidence += [_outside_evidence(n, pool) for n in sorted(outside)[:MAX_LISTED]]
-    outside_text = "; ".join(f"{n}: {_outside_reason(n, pool)}" for n in sorted(outside)[:MAX_LISTED])
+        evidence += [_outside_evidence(n, members) for n in sorted(outside)[:MAX_LISTED]]
+    outside_text = "; ".join(f"{n}: {_outside_reason(n, members)}" for n in sorted(outside)[:MAX_LISTED])
     if not serving:
         cause = (
             f"externalTrafficPolicy is Local, so Azure's probe ({probe}) passes only on backend-pool nodes that run "
@@ -194,54 +191,21 @@ def _local_policy(ctx: ServiceContext, *, has_other_findings: bool) -> list[Find
     return findings
 
 
-def _backend_pool(ctx: ServiceContext) -> tuple[PoolMembership, int]:
-    """Every node's backend-pool membership, built once per run; and how many nodes are in the pool."""
-    nodes = ctx.nodes
-
-    def build() -> tuple[PoolMembership, int]:
-        pool: PoolMembership = {kube.name(n): _exclusion(n) for n in nodes}
-        return pool, sum(1 for reason in pool.values() if reason is None)
-
-    return ctx.facts.derived("lb.etp-local:backend-pool", build)
+def _backend_pool(ctx: ServiceContext) -> tuple[Mapping[str, pool.Exclusion | None], int]:
+    """Every node's backend-pool eligibility (built once per run), and how many nodes are in the pool."""
+    index = pool.cached_exclusion_index(ctx.facts, ctx.nodes)
+    size = ctx.facts.derived("lb.etp-local:pool-size", lambda: sum(1 for e in index.values() if e is None))
+    return index, size
 
 
-def _exclusion(node: Mapping[str, Any]) -> tuple[str, Evidence] | None:
-    """Why cloud-provider-azure leaves a node out of the backend pools (domain.md section 1.6), or None."""
-    data = knowledge.load("nodes")
-    rules = data["lb_exclusion"]
-    labels = kube.labels(node)
-
-    def label(key: str, reason: str) -> tuple[str, Evidence]:
-        return reason, field_evidence("Node", node, f"metadata.labels[{key}]", labels[key])
-
-    if rules["label"] in labels:
-        return label(rules["label"], "excluded by label")
-    if str(labels.get(rules["unmanaged_label"], "")).lower() == rules["unmanaged_value"]:
-        return label(rules["unmanaged_label"], "unmanaged node")
-    for key in rules["control_plane_labels"]:
-        if key in labels:
-            return label(key, "control-plane node")
-    for key, value in rules["control_plane_role"].items():
-        if labels.get(key) == value:
-            return label(key, "control-plane node")
-    taint = kube.has_taint(node, data["taints"]["autoscaler_deleting"])
-    if taint:
-        text = f"{taint.get('key')}:{taint.get('effect', '')}"
-        return "being removed by the cluster autoscaler", field_evidence("Node", node, "spec.taints", text)
-    if providerid.parse_provider_id(providerid.provider_id(node)) is None:
-        value = providerid.provider_id(node) or None
-        return "not an Azure VM to the provider", field_evidence("Node", node, "spec.providerID", value)
-    return None
+def _outside_reason(node_name: str, members: Mapping[str, pool.Exclusion | None]) -> str:
+    entry = members.get(node_name)
+    return entry.text if entry else "not a known node"
 
 
-def _outside_reason(node_name: str, pool: PoolMembership) -> str:
-    entry = pool.get(node_name)
-    return entry[0] if entry else "not a known node"
-
-
-def _outside_evidence(node_name: str, pool: PoolMembership) -> Evidence:
-    entry = pool.get(node_name)
-    return entry[1] if entry else Evidence("Node", f"Node {node_name}", "not in the cluster's node list")
+def _outside_evidence(node_name: str, members: Mapping[str, pool.Exclusion | None]) -> Evidence:
+    entry = members.get(node_name)
+    return entry.evidence if entry else Evidence("Node", f"Node {node_name}", "not in the cluster's node list")
 
 
 def _ready_endpoints_by_node(ctx: ServiceContext) -> tuple[dict[str, set[str]], Evidence]:

@@ -44,6 +44,8 @@ DOCS = (
     needs=("services", "events"),
     optional=("provider_logs", "cluster", "now"),
     docs=DOCS,
+    # Any error-level finding on the Service (an Azure-side or Kubernetes-side cause) is more specific.
+    yields_to=("lb.*",),
 )
 def run(ctx: ServiceContext) -> Iterator[Finding]:
     """No ingress IP and no classified cause: show the provider's trail, or say why there is none."""

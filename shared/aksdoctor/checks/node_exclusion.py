@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from aksdoctor import kube, shell
+from aksdoctor.azure import pool
 from aksdoctor.azure import providerid as pid
 from aksdoctor.checks._nodes import (
     EVIDENCE_CAP,
@@ -35,11 +36,11 @@ LABEL_DOC = "https://kubernetes.io/docs/reference/labels-annotations-taints/#nod
 AKS_LB_DOC = "https://learn.microsoft.com/en-us/azure/aks/configure-load-balancer-standard"
 PROVIDER_LB_DOC = "https://cloud-provider-azure.sigs.k8s.io/topics/loadbalancer/"
 
-LABELLED = "labelled"
-LABELLED_FALSE = "labelled-false"
-UNMANAGED = "unmanaged"
-CONTROL_PLANE = "control-plane"
-AUTOSCALER = "autoscaler"
+LABELLED = pool.LABELLED
+LABELLED_FALSE = pool.LABELLED_FALSE
+UNMANAGED = pool.UNMANAGED
+CONTROL_PLANE = pool.CONTROL_PLANE
+AUTOSCALER = pool.AUTOSCALER
 LEGACY = "legacy"
 _ORDER = (LABELLED, LABELLED_FALSE, UNMANAGED, CONTROL_PLANE, AUTOSCALER, LEGACY)
 _LOG_LINES_CAP = 3
@@ -59,27 +60,28 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 def run_excluded(ctx: CheckContext) -> Iterator[Finding]:
     kn = node_knowledge()
     excl = kn["lb_exclusion"]
-    groups: dict[str, list[dict]] = defaultdict(list)
+    groups: dict[str, list[tuple[dict, Evidence]]] = defaultdict(list)
     eligible = 0
     for node in require_nodes(ctx):
         status, _ = pid.classify_provider_id(node)
         if status == pid.VIRTUAL:
             continue  # node.virtual-not-excluded
-        reasons = _exclusion_reasons(node, kn)
-        for reason in reasons:
-            groups[reason].append(node)
-        if status == pid.OK and not set(reasons) - {LEGACY}:
+        reasons = _exclusion_reasons(node, excl)
+        for reason, evidence in reasons:
+            groups[reason].append((node, evidence))
+        if status == pid.OK and not {r for r, _ in reasons} - {LEGACY}:
             eligible += 1
     if not groups:
         return
-    excluded = {kube.name(n) for r, nodes in groups.items() if r != LEGACY for n in nodes}
+    excluded = {kube.name(n) for r, items in groups.items() if r != LEGACY for n, _ in items}
     escalation, escalation_evidence = _escalation(ctx, excl, eligible, len(excluded))
     for reason in _ORDER:
-        nodes = groups.get(reason)
-        if not nodes:
+        items = groups.get(reason)
+        if not items:
             continue
+        nodes = [n for n, _ in items]
         cause, fix = _describe(reason, nodes, excl, kn)
-        evidence = [_reason_evidence(reason, n, excl, kn) for n in nodes[:EVIDENCE_CAP]]
+        evidence = [e for _, e in items[:EVIDENCE_CAP]]
         severity = Severity.INFO
         if escalation and reason != LEGACY:
             cause += escalation
@@ -144,43 +146,13 @@ def run_virtual(ctx: CheckContext) -> Iterator[Finding]:
     yield ctx.finding(cause, evidence, fix=fix, resource=nodes_resource(ctx, bare))
 
 
-def _exclusion_reasons(node: Mapping[str, Any], kn: Mapping[str, Any]) -> list[str]:
-    excl = kn["lb_exclusion"]
+def _exclusion_reasons(node: Mapping[str, Any], excl: Mapping[str, Any]) -> list[tuple[str, Evidence]]:
+    """The pool exclusions this check reports (azure.pool decides them), plus a legacy label that excludes nothing."""
+    found = [(e.code, e.evidence) for e in pool.pool_exclusions(node) if e.code in _ORDER]
     labels = kube.labels(node)
-    reasons = []
-    if excl["label"] in labels:
-        reasons.append(LABELLED_FALSE if labels[excl["label"]] in excl["bool_false_values"] else LABELLED)
-    elif excl["legacy_label"] in labels:
-        reasons.append(LEGACY)
-    if labels.get(excl["unmanaged_label"]) == excl["unmanaged_value"]:
-        reasons.append(UNMANAGED)
-    if _control_plane_label(labels, excl):
-        reasons.append(CONTROL_PLANE)
-    if kube.has_taint(node, kn["taints"]["autoscaler_deleting"]):
-        reasons.append(AUTOSCALER)
-    return reasons
-
-
-def _control_plane_label(labels: Mapping[str, str], excl: Mapping[str, Any]) -> str | None:
-    for key in excl["control_plane_labels"]:
-        if key in labels:
-            return key
-    for key, value in excl["control_plane_role"].items():
-        if labels.get(key) == value:
-            return key
-    return None
-
-
-def _reason_evidence(reason: str, node: Mapping[str, Any], excl: Mapping[str, Any], kn: Mapping[str, Any]) -> Evidence:
-    if reason in (LABELLED, LABELLED_FALSE):
-        return label_evidence(node, excl["label"])
-    if reason == LEGACY:
-        return label_evidence(node, excl["legacy_label"])
-    if reason == UNMANAGED:
-        return label_evidence(node, excl["unmanaged_label"])
-    if reason == CONTROL_PLANE:
-        return label_evidence(node, _control_plane_label(kube.labels(node), excl) or "")
-    return taint_evidence(node, kube.has_taint(node, kn["taints"]["autoscaler_deleting"]) or {})
+    if excl["label"] not in labels and excl["legacy_label"] in labels:
+        found.insert(0, (LEGACY, label_evidence(node, excl["legacy_label"])))
+    return found
 
 
 def _describe(

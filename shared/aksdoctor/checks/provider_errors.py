@@ -5,6 +5,8 @@ not wrapper text). Each check of this family owns some classifier categories and
 of one Service into one finding per (code, scope, action): who lacks what where, the limit that was hit, the
 annotation that points at the wrong IP or subnet, with the exact fix. Errors older than the Service's newest
 successful sync are history: still shown, at info, so a Service that recovered does not fail the run.
+lb.public-ip-config and lb.ilb-subnet are registered in their own modules, which add what Azure itself shows
+to the findings `provider_findings` draws from the events.
 """
 
 from __future__ import annotations
@@ -18,8 +20,17 @@ from datetime import datetime
 from typing import Any
 
 from aksdoctor import knowledge, kube, shell
+from aksdoctor.azure.cloud_config import CloudConfig
 from aksdoctor.azure.errors import AzureError, classify
-from aksdoctor.checks.base import ServiceContext, check, event_evidence, field_evidence, log_evidence
+from aksdoctor.checks.base import (
+    NotApplicable,
+    ServiceContext,
+    Skipped,
+    check,
+    event_evidence,
+    field_evidence,
+    log_evidence,
+)
 from aksdoctor.errors import FactUnavailable
 from aksdoctor.facts import LogLine
 from aksdoctor.model import Evidence, Finding, Fix, Severity
@@ -164,38 +175,99 @@ def cluster_meta(ctx: ServiceContext) -> ClusterMeta:
         return ClusterMeta()
 
 
+def cloud_config(ctx: ServiceContext) -> CloudConfig | None:
+    """The cloud provider's config (optional fact `cloud_config`) when it could be read and parsed."""
+    try:
+        config = ctx.fact("cloud_config")
+    except FactUnavailable:
+        return None
+    return None if config.problem else config
+
+
 # ---- the family ------------------------------------------------------------------------------------------
 
 Advice = tuple[str, Sequence[Evidence], Fix]  # cause detail, extra evidence, fix
 
 
 @dataclass(frozen=True)
-class _Spec:
-    id: str
+class _Entry:
+    """Catalog entry of a family member registered in this module."""
+
     title: str
     severity: str
-    categories: frozenset[str]
     fix_action: str | None
     docs: tuple[str, ...]
-    advise: Callable[[ServiceContext, AzureError, Sighting], Advice]
     description: str
 
 
-def _register(spec: _Spec) -> None:
+@dataclass(frozen=True)
+class _Spec:
+    """One family member: the classifier categories it owns and how it turns them into advice.
+
+    `entry` is None for members registered by their own module (lb.public-ip-config, lb.ilb-subnet), which add
+    Azure-side findings to these and call `provider_findings`.
+    """
+
+    id: str
+    categories: frozenset[str]
+    advise: Callable[[ServiceContext, AzureError, Sighting], Advice]
+    entry: _Entry | None
+
+
+# What a check reading provider errors declares: `events` is what it needs, the rest improve the findings.
+EVENT_FACTS = ("events", "provider_logs", "cluster", "now")
+
+
+def _register(spec: _Spec, entry: _Entry) -> None:
     def run(ctx: ServiceContext) -> Iterator[Finding]:
         return _findings(spec, ctx)
 
-    run.__doc__ = spec.description
+    run.__doc__ = entry.description
     check(
         id=spec.id,
-        title=spec.title,
-        severity=spec.severity,
+        title=entry.title,
+        severity=entry.severity,
         scope="service",
         needs=("services", "events"),
-        optional=("provider_logs", "cluster", "now"),
-        docs=spec.docs,
-        fix_action=spec.fix_action,
+        optional=EVENT_FACTS[1:],
+        docs=entry.docs,
+        fix_action=entry.fix_action,
     )(run)
+
+
+def provider_findings(ctx: ServiceContext, check_id: str) -> list[Finding]:
+    """A family member's findings from this Service's events and controller log lines.
+
+    Raises FactUnavailable when the events cannot be read. The check calling this must declare EVENT_FACTS.
+    """
+    return list(_findings(_BY_ID[check_id], ctx))
+
+
+def with_azure_side(
+    ctx: ServiceContext, check_id: str, azure_side: Callable[[ServiceContext], Iterable[Finding]]
+) -> list[Finding]:
+    """The event findings of `check_id` plus what `azure_side` finds in Azure's own resources.
+
+    Each part copes without its facts: the check is skipped only when the events cannot be read and the Azure side
+    cannot look either (its facts unavailable) or does not apply (NotApplicable: then the events were the only way
+    to see a problem).
+    """
+    found: list[Finding] = []
+    blind: list[str] = []
+    try:
+        found += provider_findings(ctx, check_id)
+    except FactUnavailable as exc:
+        blind.append(exc.reason)
+    try:
+        found += azure_side(ctx)
+    except FactUnavailable as exc:
+        blind.append(exc.reason)
+    except NotApplicable:
+        if blind:
+            raise Skipped(blind[0]) from None
+    if len(blind) == 2:
+        raise Skipped("; ".join(blind))
+    return found
 
 
 def _findings(spec: _Spec, ctx: ServiceContext) -> Iterator[Finding]:
@@ -631,88 +703,76 @@ _PERMISSIONS_DOC = "https://cloud-provider-azure.sigs.k8s.io/topics/azure-permis
 SPECS: tuple[_Spec, ...] = (
     _Spec(
         "lb.auth-failed",
-        "Cloud provider identity cannot sign in to Azure",
-        "critical",
         frozenset({"auth"}),
-        "reset-sp-credential",
-        (
-            "https://learn.microsoft.com/en-us/azure/aks/update-credentials",
-            "https://cloud-provider-azure.sigs.k8s.io/install/configs/",
-        ),
         _advise_auth,
-        "Expired or wrong service principal secrets, missing identities and empty cloud configs stop every "
-        "load balancer of the cluster: the provider cannot get a token at all.",
+        _Entry(
+            "Cloud provider identity cannot sign in to Azure",
+            "critical",
+            "reset-sp-credential",
+            (
+                "https://learn.microsoft.com/en-us/azure/aks/update-credentials",
+                "https://cloud-provider-azure.sigs.k8s.io/install/configs/",
+            ),
+            "Expired or wrong service principal secrets, missing identities and empty cloud configs stop every "
+            "load balancer of the cluster: the provider cannot get a token at all.",
+        ),
     ),
     _Spec(
         "lb.permission-denied",
-        "Cloud provider identity is not allowed to change Azure resources",
-        "error",
         frozenset({"permission", "policy", "lock"}),
-        "grant-network-role",
-        (
-            _PERMISSIONS_DOC,
-            "https://learn.microsoft.com/en-us/azure/aks/kubernetes-service-principal",
-            "https://learn.microsoft.com/en-us/azure/aks/use-managed-identity",
-        ),
         _advise_permission,
-        "A missing role (often on a VNet, IP or resource group outside the node resource group), a deny policy "
-        "or a management lock makes Azure refuse the provider's calls: who, which action, which scope.",
+        _Entry(
+            "Cloud provider identity is not allowed to change Azure resources",
+            "error",
+            "grant-network-role",
+            (
+                _PERMISSIONS_DOC,
+                "https://learn.microsoft.com/en-us/azure/aks/kubernetes-service-principal",
+                "https://learn.microsoft.com/en-us/azure/aks/use-managed-identity",
+            ),
+            "A missing role (often on a VNet, IP or resource group outside the node resource group), a deny policy "
+            "or a management lock makes Azure refuse the provider's calls: who, which action, which scope.",
+        ),
     ),
     _Spec(
         "lb.quota-exceeded",
-        "Azure quota or load balancer limit reached",
-        "error",
         frozenset({"quota"}),
-        "delete-orphaned-ips",
-        (
-            "https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/azure-subscription-service-limits",
-            "https://learn.microsoft.com/en-us/azure/networking/check-usage-against-limits",
-        ),
         _advise_quota,
-        "Public IP quotas, frontend IP configuration and rule limits, and exhausted NSG priorities stop new "
-        "frontends; orphaned public IPs are the usual reason the quota is gone.",
+        _Entry(
+            "Azure quota or load balancer limit reached",
+            "error",
+            "delete-orphaned-ips",
+            (
+                "https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/azure-subscription-service-limits",
+                "https://learn.microsoft.com/en-us/azure/networking/check-usage-against-limits",
+            ),
+            "Public IP quotas, frontend IP configuration and rule limits, and exhausted NSG priorities stop new "
+            "frontends; orphaned public IPs are the usual reason the quota is gone.",
+        ),
     ),
     _Spec(
         "lb.throttled",
-        "Azure throttled the load balancer sync",
-        "warning",
         frozenset({"throttle"}),
-        None,
-        (
-            "https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/request-limits-and-throttling",
-            "https://learn.microsoft.com/en-us/troubleshoot/azure/azure-kubernetes/429-too-many-requests-errors",
-        ),
         _advise_throttle,
-        "A throttled sync is retried, but delays every change of this Service until the subscription's "
-        "request budget refills.",
-    ),
-    _Spec(
-        "lb.public-ip-config",
-        "Requested public IP or DNS label cannot be used",
-        "error",
-        frozenset({"public-ip", "dns-label"}),
-        None,
-        (
-            "https://learn.microsoft.com/en-us/azure/aks/static-ip",
-            "https://cloud-provider-azure.sigs.k8s.io/topics/loadbalancer/",
+        _Entry(
+            "Azure throttled the load balancer sync",
+            "warning",
+            None,
+            (
+                "https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/request-limits-and-throttling",
+                "https://learn.microsoft.com/en-us/troubleshoot/azure/azure-kubernetes/429-too-many-requests-errors",
+            ),
+            "A throttled sync is retried, but delays every change of this Service until the subscription's "
+            "request budget refills.",
         ),
-        _advise_public_ip,
-        "A static IP or azure-pip-name in the wrong resource group, of the wrong SKU or used elsewhere, and an "
-        "invalid or taken DNS label, keep the Service without an IP.",
     ),
-    _Spec(
-        "lb.ilb-subnet",
-        "Internal load balancer subnet missing, wrong or full",
-        "error",
-        frozenset({"ilb-subnet", "subnet"}),
-        None,
-        ("https://learn.microsoft.com/en-us/azure/aks/internal-lb",),
-        _advise_subnet,
-        "An internal load balancer takes its frontend IP from a subnet; a wrong name, a full subnet or an IP "
-        "outside it keeps the Service without an IP.",
-    ),
+    # Registered by checks/lb_public_ip_config.py and checks/lb_ilb_subnet.py, which add the Azure side.
+    _Spec("lb.public-ip-config", frozenset({"public-ip", "dns-label"}), _advise_public_ip, None),
+    _Spec("lb.ilb-subnet", frozenset({"ilb-subnet", "subnet"}), _advise_subnet, None),
 )
+_BY_ID: dict[str, _Spec] = {spec.id: spec for spec in SPECS}
 OWNER: dict[str, str] = {category: spec.id for spec in SPECS for category in spec.categories}
 
 for _spec in SPECS:
-    _register(_spec)
+    if _spec.entry:
+        _register(_spec, _spec.entry)

@@ -65,6 +65,11 @@ class KubeSource(Protocol):
 
     def cluster_meta(self) -> ClusterMeta: ...
 
+    def cloud_config(self) -> tuple[str, str]:
+        """The Azure cloud provider's config as (where it was found, its YAML or JSON text): azure.json or the
+        kube-system/azure-cloud-provider secret's `cloud-config`. It holds secrets: never log or print the text."""
+        ...
+
 
 # ---- Azure -----------------------------------------------------------------------------------------------
 

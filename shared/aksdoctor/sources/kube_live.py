@@ -292,6 +292,27 @@ class KubeLiveSource:
     def cluster_meta(self) -> ClusterMeta:
         return ClusterMeta(name=self.cluster_name)
 
+    def cloud_config(self) -> tuple[str, str]:
+        """One GET of the kube-system/azure-cloud-provider secret (self-managed clusters). AKS has none: its cloud
+        config lives on the nodes (/etc/kubernetes/azure.json) and in the managed control plane."""
+        from aksdoctor.azure import cloud_config
+
+        name = cloud_config.SECRET_NAME
+        where = f"Secret {SYSTEM_NAMESPACE}/{name}"
+        hint = "not self-managed or not readable; pass --cloud-config FILE (a copy of /etc/kubernetes/azure.json)"
+        try:
+            secret = self._get_json(
+                f"get secret {name} in namespace {SYSTEM_NAMESPACE}",
+                self.core.read_namespaced_secret,
+                name,
+                SYSTEM_NAMESPACE,
+            )
+        except _NotFound:
+            raise FactUnavailable(f"no {where} ({hint})") from None
+        except FactUnavailable as exc:
+            raise FactUnavailable(f"{exc.reason} ({hint})") from None
+        return where, cloud_config.from_secret(secret, where)
+
     def _list_maybe_namespaced(
         self,
         resource: str,

@@ -40,6 +40,7 @@ FILE_KINDS = {
     "namespaces": "Namespace",
     "secrets": "Secret",
 }
+SYSTEM_NAMESPACE = "kube-system"
 CONTROLLER_LOG_MARKERS = ("cloud-controller-manager", "kube-controller-manager", "controller-manager")
 
 
@@ -312,6 +313,25 @@ class SnapshotSource:
             raise FactUnavailable("not in snapshot: Microsoft Graph objects")
         wanted = {a.lower() for a in app_ids}
         return [g for g in self._graph if not wanted or str(g.get("appId", "")).lower() in wanted]
+
+    def cloud_config(self) -> tuple[str, str]:
+        """KubeSource: files/azure.json (the shallowest one), else the captured kube-system/azure-cloud-provider
+        Secret's `cloud-config`."""
+        from aksdoctor.azure import cloud_config
+
+        found = sorted((n.count("/"), n) for n in self._node_files if PurePosixPath(n).name.lower() == "azure.json")
+        if found:
+            name = found[0][1]
+            return f"azure.json (snapshot files/{name})", self._node_files[name]()
+        try:
+            secrets = self._objects_of("Secret", SYSTEM_NAMESPACE)
+        except FactUnavailable:
+            secrets = []
+        where = f"Secret {SYSTEM_NAMESPACE}/{cloud_config.SECRET_NAME}"
+        for secret in secrets:
+            if kube.name(secret) == cloud_config.SECRET_NAME:
+                return where, cloud_config.from_secret(secret, where)
+        raise FactUnavailable(f"not in snapshot: files/azure.json or {where}")
 
     def node_file(self, name: str) -> str | None:
         loader = self._node_files.get(name)

@@ -1,0 +1,14 @@
+"""The command table: one new leaf under the existing `aks` group, marked preview on the command only."""
+
+from __future__ import annotations
+
+from azext_aksdoctor._format import report_table
+from azext_aksdoctor._validators import validate_doctor
+
+
+def load_command_table(self, _):
+    # No is_preview on the group: that would tag every `az aks` command as preview.
+    with self.command_group("aks") as g:
+        g.custom_command(
+            "doctor", "aks_doctor", table_transformer=report_table, validator=validate_doctor, is_preview=True
+        )

@@ -1,0 +1,26 @@
+"""The wheel built from setup.cfg carries every package and every knowledge file of the source tree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORE = REPO / "shared" / "aksdoctor"
+
+
+def test_wheel_contains_every_module_and_knowledge_file(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("aksdoctor-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {f"aksdoctor/{p.relative_to(CORE).as_posix()}" for p in CORE.rglob("*.py")}
+    expected |= {f"aksdoctor/{p.relative_to(CORE).as_posix()}" for p in (CORE / "knowledge").glob("*.yaml")}
+    expected |= {"kubectl_aksdoctor/cli.py", "kubectl_aksdoctor/commands.py"}
+    expected = {n for n in expected if "__pycache__" not in n}
+    assert expected <= names, sorted(expected - names)
