@@ -4,7 +4,8 @@ The Azure SDK refuses bearer tokens over plain HTTP, so the fake serves TLS with
 clients trust it through `connection_verify=fake.ca_file`. Routing is by path only, case-insensitively (ARM
 paths are case-insensitive and the SDKs spell them their own way), ignoring `api-version` (every SDK release
 moves it). Lists are paged with loopback `nextLink`s, errors carry ARM's `{"error": {"code", "message"}}` body,
-and every request is recorded so tests can assert exactly what was sent::
+and every request is recorded (with its body, for the write verbs PUT, POST, PATCH and DELETE) so tests can assert
+exactly what was sent::
 
     with ArmFake() as arm:
         arm.list(f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers", [lb])
@@ -13,6 +14,7 @@ and every request is recorded so tests can assert exactly what was sent::
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import tempfile
@@ -35,6 +37,11 @@ class Recorded:
     path: str  # percent-decoded, as the client spelled it
     query: dict[str, str]
     headers: dict[str, str]
+    body: bytes = b""
+
+    def json(self) -> Any:
+        """The body parsed as JSON (None when empty)."""
+        return json.loads(self.body) if self.body else None
 
     @property
     def line(self) -> str:
@@ -71,6 +78,19 @@ class StaticToken:
     def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
         self.scopes.append(scopes)
         return AccessToken("test-token", int(time.time()) + 3600)
+
+
+class ClaimsToken(StaticToken):
+    """A credential whose tokens are unsigned JWTs carrying `claims` (oid, appid, upn...), as Entra ID's are."""
+
+    def __init__(self, claims: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.claims = dict(claims)
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        self.scopes.append(scopes)
+        part = lambda doc: base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")  # noqa: E731
+        return AccessToken(f"{part({'alg': 'none'})}.{part(self.claims)}.", int(time.time()) + 3600)
 
 
 class FailingCredential(StaticToken):
@@ -132,6 +152,29 @@ class ArmFake:
 
         self.route(path, serve)
 
+    def collection(self, path: str, items: Sequence[Mapping[str, Any]]) -> None:
+        """A list whose members (by `id`) can also be read and deleted one by one: GET `path` lists what is left,
+        GET `<id>` returns one (404 once deleted), DELETE `<id>` removes it (200)."""
+        state = {str(item["id"]).lower(): item for item in items}
+
+        def listed(_req: Recorded) -> Reply:
+            with self._lock:
+                return Reply(200, {"value": list(state.values())})
+
+        def one(req: Recorded) -> Reply:
+            key = req.path.lower().rstrip("/")
+            with self._lock:
+                if req.method == "DELETE":
+                    state.pop(key, None)
+                    return Reply(200, None)
+                if key in state:
+                    return Reply(200, state[key])
+            return arm_error(404, "ResourceNotFound", f"The Resource '{req.path}' was not found.")
+
+        self.route(path, listed)
+        for key in state:
+            self.route(key, one)
+
     def graph_applications(self, apps: Sequence[Mapping[str, Any]]) -> None:
         """`GET /v1.0/applications?$filter=appId eq '<id>'` as Graph answers it."""
 
@@ -146,6 +189,12 @@ class ArmFake:
     def lines(self) -> list[str]:
         with self._lock:
             return [r.line for r in self.requests]
+
+    @property
+    def writes(self) -> list[Recorded]:
+        """Every request but the GETs, in order."""
+        with self._lock:
+            return [r for r in self.requests if r.method != "GET"]
 
     def clear(self) -> None:
         with self._lock:
@@ -191,11 +240,23 @@ def _handler(fake: ArmFake) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
             req = Recorded(
-                self.command, unquote(parts.path), dict(parse_qsl(parts.query)), {k: v for k, v in self.headers.items()}
+                self.command,
+                unquote(parts.path),
+                dict(parse_qsl(parts.query)),
+                {k: v for k, v in self.headers.items()},
+                self.rfile.read(length) if length else b"",
             )
             reply = fake._answer(req)
             body = reply.body
+            if body is None and reply.status in (202, 204):
+                self.send_response(reply.status)
+                self.send_header("Content-Length", "0")
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                return
             data = (
                 body
                 if isinstance(body, bytes)
@@ -210,6 +271,8 @@ def _handler(fake: ArmFake) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
+
+        do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass

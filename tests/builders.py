@@ -323,14 +323,15 @@ def run_snapshot(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
 ) -> Report:
-    """Run the engine on a snapshot: the `lb` scope when `service` ("ns/name") is given, else `cluster`."""
+    """Run the engine on a snapshot as the CLI runs `--snapshot`: the snapshot is the Azure source too (Azure facts
+    from azure/ and graph/). The `lb` scope when `service` ("ns/name") is given, else `cluster`."""
     source = SnapshotSource(root)
     if service:
         ns, name = service.split("/", 1)
         target = Target("service", "prod-aks", ns, name)
     else:
         target = Target("cluster", "prod-aks")
-    return engine.run(Facts(target=target, kube=source), include=include, exclude=exclude)
+    return engine.run(Facts(target=target, kube=source, azure=source), include=include, exclude=exclude)
 
 
 def findings(report: Report, check_id: str) -> list[Finding]:
@@ -480,20 +481,3 @@ def adal_error(description: str) -> str:
         "?api-version=2017-09-01: "
         f"StatusCode=401 -- Original Error: adal: Refresh request failed. Status Code = '401'. Response body: {body}"
     )
-
-
-def run_azure_snapshot(
-    root: Path,
-    *,
-    service: str | None = None,
-    include: Sequence[str] = (),
-    exclude: Sequence[str] = (),
-) -> Report:
-    """run_snapshot with the snapshot as Azure source too, as the CLI runs `--snapshot` (Azure facts from azure/)."""
-    source = SnapshotSource(root)
-    if service:
-        ns, name = service.split("/", 1)
-        target = Target("service", "prod-aks", ns, name)
-    else:
-        target = Target("cluster", "prod-aks")
-    return engine.run(Facts(target=target, kube=source, azure=source), include=include, exclude=exclude)

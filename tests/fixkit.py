@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
-from kubefake import KubeFake, RecordedRequest
+from kubefake import PROXY_VARS, KubeFake, RecordedRequest
 
 from kubectl_aksdoctor.cli import main
 
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 SSR = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
 

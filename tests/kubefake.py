@@ -35,6 +35,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from os import PathLike
 from urllib.parse import parse_qsl, urlsplit
 
+# What the Kubernetes (and Azure) clients read proxies from; tests clear them to stay on loopback.
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
 
 @dataclass(frozen=True)
 class RecordedRequest:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from azure_builders import NETWORK, load_balancer, res_id, vmss_ip_configuration_id
-from builders import NODE_RG, findings, node, outcome, run_azure_snapshot, run_snapshot, service, write_snapshot
+from builders import NODE_RG, findings, node, outcome, run_snapshot, service, write_snapshot
 
 ID = "azure.lb-limits"
 VMSS = "aks-nodepool1-12345678-vmss"
@@ -29,7 +29,7 @@ def with_members(lb: dict[str, Any], count: int, vmss: str = VMSS) -> dict[str, 
 
 def run(tmp_path, *lbs: Mapping[str, Any], objects=(), **files: Any):
     azure = {"loadBalancers.json": list(lbs), **files}
-    return run_azure_snapshot(write_snapshot(tmp_path, [service("web"), *objects], azure=azure), include=[ID])
+    return run_snapshot(write_snapshot(tmp_path, [service("web"), *objects], azure=azure), include=[ID])
 
 
 def test_frontends_at_80_percent_warn(tmp_path):
@@ -132,6 +132,6 @@ def test_not_applicable_without_cluster_load_balancers(tmp_path):
     assert outcome(report, ID) == ("not-applicable", "no load balancer in the cluster's node resource group")
 
 
-def test_skipped_without_azure(tmp_path):
-    snap = write_snapshot(tmp_path, [service("web")], azure={"loadBalancers.json": [load_balancer()]})
-    assert outcome(run_snapshot(snap, include=[ID]), ID) == ("skipped", "no Azure source")
+def test_skipped_without_azure_data(tmp_path):
+    snap = write_snapshot(tmp_path, [service("web")])
+    assert outcome(run_snapshot(snap, include=[ID]), ID) == ("skipped", "not in snapshot: Azure load balancers")

@@ -7,17 +7,7 @@ import json
 
 import pytest
 from azure_builders import graph_application, managed_cluster
-from builders import (
-    NODE_RG,
-    SUB,
-    findings,
-    node,
-    obj,
-    outcome,
-    run_azure_snapshot,
-    run_snapshot,
-    write_snapshot,
-)
+from builders import NODE_RG, SUB, findings, node, obj, outcome, run_snapshot, write_snapshot
 
 from aksdoctor import engine
 from aksdoctor.errors import FactUnavailable
@@ -81,7 +71,7 @@ def assert_never_rendered(report, *secrets):
 
 def test_all_credentials_expired_is_an_error(tmp_path):
     snap = snapshot(tmp_path, client_id=APP, graph=graph(app(["2026-09-01T00:00:00Z", "2026-11-01T08:30:00Z"])))
-    report = run_azure_snapshot(snap, include=[EXPIRED])
+    report = run_snapshot(snap, include=[EXPIRED])
     [finding] = findings(report, EXPIRED)
     assert finding.severity.label == "error"
     assert f"All 2 credential(s) of the service principal {APP} (prod-aks-sp) have expired" in finding.cause
@@ -107,14 +97,14 @@ def test_all_credentials_expired_is_an_error(tmp_path):
 
 def test_newest_expiring_within_30_days_is_a_warning(tmp_path):
     snap = snapshot(tmp_path, client_id=APP, graph=graph(app(["2026-01-01T00:00:00Z", "2026-12-10T00:00:00Z"])))
-    [finding] = findings(run_azure_snapshot(snap, include=[EXPIRED]), EXPIRED)
+    [finding] = findings(run_snapshot(snap, include=[EXPIRED]), EXPIRED)
     assert finding.severity.label == "warning"
     assert "ends 2026-12-10T00:00:00Z (expires in 12 days); 1 other(s) already expired" in finding.cause
 
 
 def test_quiet_with_a_credential_valid_for_months(tmp_path):
     snap = snapshot(tmp_path, client_id=APP, graph=graph(app(["2026-12-01T00:00:00Z", "2027-09-01T00:00:00Z"])))
-    assert outcome(run_azure_snapshot(snap, include=[EXPIRED]), EXPIRED) == ("passed", "")
+    assert outcome(run_snapshot(snap, include=[EXPIRED]), EXPIRED) == ("passed", "")
 
 
 def test_certificate_credentials_count_too(tmp_path):
@@ -128,19 +118,19 @@ def test_certificate_credentials_count_too(tmp_path):
         }
     ]
     snap = snapshot(tmp_path, client_id=APP, graph=graph(application))
-    assert outcome(run_azure_snapshot(snap, include=[EXPIRED]), EXPIRED) == ("passed", "")
+    assert outcome(run_snapshot(snap, include=[EXPIRED]), EXPIRED) == ("passed", "")
 
 
 def test_application_not_in_graph_is_a_warning(tmp_path):
     snap = snapshot(tmp_path, client_id=APP, graph=graph(graph_application("11111111-2222-3333-4444-555555555555")))
-    [finding] = findings(run_azure_snapshot(snap, include=[EXPIRED]), EXPIRED)
+    [finding] = findings(run_snapshot(snap, include=[EXPIRED]), EXPIRED)
     assert finding.severity.label == "warning"
     assert "has no application in Microsoft Graph" in finding.cause
     assert "AADSTS700016" in finding.cause
 
 
 def test_managed_identity_is_not_applicable(tmp_path):
-    report = run_azure_snapshot(snapshot(tmp_path), include=[EXPIRED])
+    report = run_snapshot(snapshot(tmp_path), include=[EXPIRED])
     assert outcome(report, EXPIRED) == ("not-applicable", "the cluster uses a managed identity (no service principal)")
 
 
@@ -201,8 +191,8 @@ def test_service_principal_from_the_cloud_config_of_a_self_managed_cluster(tmp_p
 def test_identity_unknown_without_azure_or_cloud_config(tmp_path):
     report = run_snapshot(snapshot(tmp_path, client_id=None), include=[EXPIRED, SP])
     reason = (
-        "cannot tell whether the cluster uses a service principal (managed cluster: no Azure source; cloud config: "
-        "not in snapshot: files/azure.json or Secret kube-system/azure-cloud-provider)"
+        "cannot tell whether the cluster uses a service principal (managed cluster: not in snapshot: Azure managed "
+        "clusters; cloud config: not in snapshot: files/azure.json or Secret kube-system/azure-cloud-provider)"
     )
     assert outcome(report, EXPIRED) == ("skipped", reason)
     assert outcome(report, SP) == ("skipped", reason)
@@ -212,7 +202,7 @@ def test_identity_unknown_without_azure_or_cloud_config(tmp_path):
 
 
 def test_service_principal_cluster_gets_the_managed_identity_advice(tmp_path):
-    report = run_azure_snapshot(snapshot(tmp_path, client_id=APP, config=SP_CONFIG), include=[SP])
+    report = run_snapshot(snapshot(tmp_path, client_id=APP, config=SP_CONFIG), include=[SP])
     [finding] = findings(report, SP)
     assert finding.severity.label == "info"
     assert f"signs in to Azure with the service principal {APP}" in finding.cause
@@ -229,7 +219,7 @@ def test_service_principal_cluster_gets_the_managed_identity_advice(tmp_path):
 
 
 def test_managed_identity_cluster_passes(tmp_path):
-    report = run_azure_snapshot(snapshot(tmp_path, config=MI_CONFIG), include=[SP])
+    report = run_snapshot(snapshot(tmp_path, config=MI_CONFIG), include=[SP])
     assert outcome(report, SP) == ("passed", "")
 
 
@@ -354,7 +344,7 @@ def test_secret_in_the_snapshot_and_every_format_redacted(tmp_path):
         "Secret", "azure-cloud-provider", "kube-system", data={"cloud-config": base64.b64encode(text.encode()).decode()}
     )
     snap = snapshot(tmp_path, client_id=APP, objects=[secret], graph=graph(app(["2026-01-01T00:00:00Z"])))
-    report = run_azure_snapshot(snap, include=["identity.*"])
+    report = run_snapshot(snap, include=["identity.*"])
     [config] = findings(report, CONFIG)
     assert config.resource == "Secret kube-system/azure-cloud-provider"
     assert config.fix.commands[0] == (

@@ -14,7 +14,7 @@ from azure_builders import (
     vmss_ip_configuration_id,
     vmss_vm,
 )
-from builders import NODE_RG, SUB, findings, node, outcome, run_azure_snapshot, service, write_snapshot
+from builders import NODE_RG, SUB, findings, node, outcome, run_snapshot, service, write_snapshot
 
 ID = "lb.backend-pool-empty"
 VMSS = "aks-nodepool1-12345678-vmss"
@@ -32,7 +32,7 @@ def run(tmp_path, nodes, members, *, azure=None, address_ips=None):
         set_pool_addresses(lb, address_ips)
     files = {"loadBalancers.json": [lb], "publicIPAddresses.json": [pip], **(azure or {})}
     snap = write_snapshot(tmp_path, [svc, *nodes], azure=files)
-    return run_azure_snapshot(snap, service="default/web", include=[ID])
+    return run_snapshot(snap, service="default/web", include=[ID])
 
 
 def vmss_members(*instances):
@@ -148,18 +148,18 @@ def test_rule_sends_to_a_missing_pool(tmp_path):
     snap = write_snapshot(
         tmp_path, [svc, node(NODES[0])], azure={"loadBalancers.json": [lb], "publicIPAddresses.json": [pip]}
     )
-    [finding] = findings(run_azure_snapshot(snap, service="default/web", include=[ID]), ID)
+    [finding] = findings(run_snapshot(snap, service="default/web", include=[ID]), ID)
     assert "send to backend pool kubernetes, which does not exist on LB kubernetes" in finding.cause
 
 
 def test_not_applicable_without_frontend(tmp_path):
     svc = service("web", ports=[HTTP])
     snap = write_snapshot(tmp_path, [svc, node(NODES[0])], azure={"loadBalancers.json": [load_balancer()]})
-    status, _ = outcome(run_azure_snapshot(snap, service="default/web", include=[ID]), ID)
+    status, _ = outcome(run_snapshot(snap, service="default/web", include=[ID]), ID)
     assert status == "not-applicable"
 
 
 def test_skipped_without_azure_data(tmp_path):
     snap = write_snapshot(tmp_path, [service("web", ports=[HTTP]), node(NODES[0])])
-    report = run_azure_snapshot(snap, service="default/web", include=[ID])
+    report = run_snapshot(snap, service="default/web", include=[ID])
     assert outcome(report, ID) == ("skipped", "not in snapshot: Azure load balancers")

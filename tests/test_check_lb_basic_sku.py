@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from azure_builders import load_balancer, managed_public_ip, public_ip, vmss_ip_configuration_id
-from builders import findings, node, outcome, run_azure_snapshot, service, write_snapshot
+from builders import findings, node, outcome, run_snapshot, service, write_snapshot
 
 ID = "lb.basic-sku"
 P = "service.beta.kubernetes.io/"
@@ -15,7 +15,7 @@ def run(tmp_path, svc, lb, pips, nodes=None):
     nodes = nodes if nodes is not None else [node()]
     azure = {"loadBalancers.json": [lb], "publicIPAddresses.json": pips}
     snap = write_snapshot(tmp_path, [svc, *nodes], azure=azure)
-    return run_azure_snapshot(snap, service=f"default/{svc['metadata']['name']}", include=[ID])
+    return run_snapshot(snap, service=f"default/{svc['metadata']['name']}", include=[ID])
 
 
 def test_standard_is_quiet(tmp_path):
@@ -93,11 +93,11 @@ def test_cluster_scope_reports_the_shared_basic_lb_per_service(tmp_path):
     snap = write_snapshot(
         tmp_path, [web, api, node()], azure={"loadBalancers.json": [lb], "publicIPAddresses.json": pips}
     )
-    report = run_azure_snapshot(snap, include=[ID])
+    report = run_snapshot(snap, include=[ID])
     assert sorted(f.resource for f in findings(report, ID)) == ["Service default/api", "Service default/web"]
 
 
 def test_skipped_without_azure_data(tmp_path):
     snap = write_snapshot(tmp_path, [service("web", ports=[HTTP]), node()])
-    report = run_azure_snapshot(snap, service="default/web", include=[ID])
+    report = run_snapshot(snap, service="default/web", include=[ID])
     assert outcome(report, ID) == ("skipped", "not in snapshot: Azure load balancers")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from azure_builders import base_name, load_balancer, managed_public_ip, public_ip, subnet_id
-from builders import NODE_RG, findings, node, outcome, run_azure_snapshot, service, write_snapshot
+from builders import NODE_RG, findings, node, outcome, run_snapshot, service, write_snapshot
 
 ID = "lb.frontend-drift"
 P = "service.beta.kubernetes.io/"
@@ -17,7 +17,7 @@ ALT = {"name": "alt", "port": 8080, "targetPort": 8080, "protocol": "TCP", "node
 def run(tmp_path, objects, lbs, pips, svc="default/web"):
     azure = {"loadBalancers.json": lbs, "publicIPAddresses.json": pips}
     snap = write_snapshot(tmp_path, [*objects, node()], azure=azure)
-    return run_azure_snapshot(snap, service=svc, include=[ID])
+    return run_snapshot(snap, service=svc, include=[ID])
 
 
 def public(svc, ip="20.50.10.4", **kw):
@@ -201,17 +201,17 @@ def test_dual_stack_internal_service(tmp_path):
 def test_public_ips_needed_only_for_public_services(tmp_path):
     svc = service("web", ports=[HTTP])
     snap = write_snapshot(tmp_path, [svc, node()], azure={"loadBalancers.json": [load_balancer()]})
-    report = run_azure_snapshot(snap, service="default/web", include=[ID])
+    report = run_snapshot(snap, service="default/web", include=[ID])
     assert outcome(report, ID) == ("skipped", "not in snapshot: Azure public ips")
     ilb = service(
         "ilb", ports=[HTTP], annotations={P + "azure-load-balancer-internal": "true"}, ingress_ip="10.224.0.50"
     )
     lb = load_balancer("kubernetes-internal", services=[(ilb, {"private_ip": "10.224.0.50"})])
     snap = write_snapshot(tmp_path / "ilb", [ilb, node()], azure={"loadBalancers.json": [lb]})
-    assert outcome(run_azure_snapshot(snap, service="default/ilb", include=[ID]), ID) == ("passed", "")
+    assert outcome(run_snapshot(snap, service="default/ilb", include=[ID]), ID) == ("passed", "")
 
 
 def test_skipped_without_load_balancers(tmp_path):
     snap = write_snapshot(tmp_path, [service("web", ports=[HTTP]), node()])
-    report = run_azure_snapshot(snap, service="default/web", include=[ID])
+    report = run_snapshot(snap, service="default/web", include=[ID])
     assert outcome(report, ID) == ("skipped", "not in snapshot: Azure load balancers")

@@ -13,12 +13,12 @@ def _run(tmp_path, svc):
 
 
 def test_internal_lb_gets_the_limitation_as_info(tmp_path):
-    svc = service("web", annotations={INTERNAL: "True"}, ingress_ip="10.224.0.100")
+    svc = service("web", annotations={INTERNAL: "true"}, ingress_ip="10.224.0.100")
     _, [finding] = _run(tmp_path, svc)
     assert finding.severity.label == "info"
     assert finding.cause.startswith("10.224.0.100 is an internal load balancer frontend")
     assert finding.evidence[0].ref == f"Service default/web metadata.annotations[{INTERNAL}]"
-    assert finding.evidence[0].detail == "True"
+    assert finding.evidence[0].detail == "true"
     assert (finding.evidence[1].ref, finding.evidence[1].detail) == (
         "Service default/web status.loadBalancer.ingress[0].ip",
         "10.224.0.100",
@@ -57,5 +57,12 @@ def test_ip_mode_proxy_raises_to_warning(tmp_path):
 
 def test_public_lb_is_not_applicable(tmp_path):
     report, found = _run(tmp_path, service("web", annotations={INTERNAL: "false"}))
+    assert found == []
+    assert outcome(report, CHECK) == ("not-applicable", "public load balancer")
+
+
+def test_internal_annotation_must_be_exactly_true(tmp_path):
+    # The provider's requiresInternalLoadBalancer compares case-sensitively: "True" puts the Service on the public LB.
+    report, found = _run(tmp_path, service("web", annotations={INTERNAL: "True"}, ingress_ip="20.1.2.3"))
     assert found == []
     assert outcome(report, CHECK) == ("not-applicable", "public load balancer")

@@ -8,17 +8,7 @@ import json
 from typing import Any
 
 from azure_builders import res_id, subnet_id, virtual_network, vmss
-from builders import (
-    NODE_RG,
-    SYNC_FAILED,
-    azcore_error,
-    event,
-    findings,
-    outcome,
-    run_azure_snapshot,
-    service,
-    write_snapshot,
-)
+from builders import NODE_RG, SYNC_FAILED, azcore_error, event, findings, outcome, run_snapshot, service, write_snapshot
 
 ID = "lb.ilb-subnet"
 P = "service.beta.kubernetes.io/"
@@ -47,7 +37,7 @@ def vnet(used: dict[str, int] | None = None, name: str = VNET, rg: str = NODE_RG
 def run(tmp_path, svc, *vnets, objects=(), files=None, **azure):
     docs = {"virtualNetworks.json": list(vnets), "virtualMachineScaleSets.json": [vmss("aks-nodepool1-12345678-vmss")]}
     snap = write_snapshot(tmp_path, [svc, *objects], azure={**docs, **azure}, files=files)
-    return run_azure_snapshot(snap, service="default/web", include=[ID])
+    return run_snapshot(snap, service="default/web", include=[ID])
 
 
 def test_full_subnet_keeps_a_new_service_without_ip(tmp_path):
@@ -186,7 +176,7 @@ def test_not_internal(tmp_path):
 
 def test_skipped_when_neither_side_can_look(tmp_path):
     snap = write_snapshot(tmp_path, [internal()])
-    report = run_azure_snapshot(snap, service="default/web", include=[ID])
+    report = run_snapshot(snap, service="default/web", include=[ID])
     assert outcome(report, ID) == ("skipped", "not in snapshot: events; not in snapshot: Azure virtual networks")
 
 
@@ -196,14 +186,14 @@ def test_vnet_from_availability_set_nics(tmp_path):
     nic = network_interface("aks-nodepool1-nic-0", subnet=subnet_id(VNET, "aks-subnet"))
     azure = {"virtualNetworks.json": [vnet({"snet-ilb": 3})], "networkInterfaces.json": [nic]}
     snap = write_snapshot(tmp_path, [internal()], azure=azure)
-    [finding] = findings(run_azure_snapshot(snap, service="default/web", include=[ID]), ID)
+    [finding] = findings(run_snapshot(snap, service="default/web", include=[ID]), ID)
     assert "Subnet snet-ilb has no free address left" in finding.cause
     assert finding.evidence[1].detail == "subnet of 1 node NIC configuration(s): the cluster's default subnet"
 
 
 def test_skipped_when_the_cluster_vnet_is_unknown_or_not_listed(tmp_path):
     snap = write_snapshot(tmp_path / "unknown", [internal()], azure={"virtualNetworks.json": [vnet()]})
-    report = run_azure_snapshot(snap, service="default/web", include=[ID])
+    report = run_snapshot(snap, service="default/web", include=[ID])
     assert outcome(report, ID) == (
         "skipped",
         "not in snapshot: events; cannot tell the cluster's VNet: no cloud config and no scale set or NIC subnet",

@@ -17,7 +17,7 @@ from azure_builders import (
     vm_id,
     vmss,
 )
-from builders import NODE_RG, findings, node, outcome, run_azure_snapshot, service, write_snapshot
+from builders import NODE_RG, findings, node, outcome, run_snapshot, service, write_snapshot
 
 ID = "lb.nsg-blocks-traffic"
 VMSS = "aks-nodepool1-12345678-vmss"
@@ -60,7 +60,7 @@ def run(
         **(azure or {}),
     }
     root = write_snapshot(tmp_path, [svc, node(NODE), *objects], azure=files)
-    return run_azure_snapshot(root, service="default/web", include=[ID])
+    return run_snapshot(root, service="default/web", include=[ID])
 
 
 def allow_internet(svc: Mapping[str, Any], priority: int = 500) -> dict[str, Any]:
@@ -320,7 +320,7 @@ def test_vnet_not_read_assumes_private_ranges_and_skips_the_unknown_subnet_level
             "virtualMachineScaleSets.json": [vmss(VMSS, nsg_id=nsg_id(NIC_NSG))],
         },
     )
-    [finding] = findings(run_azure_snapshot(root, service="default/web", include=[ID]), ID)
+    [finding] = findings(run_snapshot(root, service="default/web", include=[ID]), ID)
     assert "VirtualNetwork was taken as the assumed private ranges" in finding.cause
     assert any(e.detail.startswith("not evaluated: subnet NSG of scale set") for e in finding.evidence)
 
@@ -331,7 +331,7 @@ def test_skipped_when_a_level_cannot_be_read_and_nothing_else_fires(tmp_path):
         [web(), node(NODE)],
         azure={"networkSecurityGroups.json": [nsg(NIC_NSG)], "virtualNetworks.json": [virtual_network()]},
     )
-    status, reason = outcome(run_azure_snapshot(root, service="default/web", include=[ID]), ID)
+    status, reason = outcome(run_snapshot(root, service="default/web", include=[ID]), ID)
     assert status == "skipped"
     assert reason.startswith("could not evaluate every NSG: subnet NSG of scale set")
     assert "not in snapshot: Azure vm scale sets" in reason
@@ -339,7 +339,7 @@ def test_skipped_when_a_level_cannot_be_read_and_nothing_else_fires(tmp_path):
 
 def test_skipped_without_nsgs(tmp_path):
     root = write_snapshot(tmp_path, [web(), node(NODE)], azure={"virtualNetworks.json": [virtual_network()]})
-    status, reason = outcome(run_azure_snapshot(root, service="default/web", include=[ID]), ID)
+    status, reason = outcome(run_snapshot(root, service="default/web", include=[ID]), ID)
     assert (status, reason) == ("skipped", "not in snapshot: Azure network security groups")
 
 
@@ -363,7 +363,7 @@ def test_availability_set_nodes_use_their_nic_nsg(tmp_path):
     }
     vmas = node(vm, provider_id=f"azure://{vm_id(vm)}")
     root = write_snapshot(tmp_path, [svc, vmas], azure={**azure, "virtualNetworks.json": [virtual_network()]})
-    [finding] = findings(run_azure_snapshot(root, service="default/web", include=[ID]), ID)
+    [finding] = findings(run_snapshot(root, service="default/web", include=[ID]), ID)
     assert (
         "denied by rule deny-https (priority 300) of the NIC NSG vm-nsg, for VMs with standalone NICs in subnet "
         in (finding.cause)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from azure_builders import base_name, load_balancer, managed_public_ip, set_probe
-from builders import NODE_RG, SUB, findings, node, outcome, run_azure_snapshot, service, write_snapshot
+from builders import NODE_RG, SUB, findings, node, outcome, run_snapshot, service, write_snapshot
 
 ID = "lb.probe-mismatch"
 P = "service.beta.kubernetes.io/"
@@ -18,7 +18,7 @@ def scenario(tmp_path, svc, *, edit=None, extra=()):
         edit(lb)
     azure = {"loadBalancers.json": [lb], "publicIPAddresses.json": [pip]}
     snap = write_snapshot(tmp_path, [svc, node(), *extra], azure=azure)
-    return run_azure_snapshot(snap, service=f"default/{svc['metadata']['name']}", include=[ID]), lb
+    return run_snapshot(snap, service=f"default/{svc['metadata']['name']}", include=[ID]), lb
 
 
 def test_quiet_when_probe_is_tcp_on_node_port(tmp_path):
@@ -118,7 +118,7 @@ def test_ingress_nginx_slash_probe_returns_404(tmp_path):
     pip = managed_public_ip(svc, "20.50.10.7")
     lb = http_probes(svc)(load_balancer(services=[(svc, {"public_ip_id": pip["id"]})]))
     snap = write_snapshot(tmp_path, [svc, node()], azure={"loadBalancers.json": [lb], "publicIPAddresses.json": [pip]})
-    report = run_azure_snapshot(snap, service="ingress-nginx/ingress-nginx-controller", include=[ID])
+    report = run_snapshot(snap, service="ingress-nginx/ingress-nginx-controller", include=[ID])
     [finding] = findings(report, ID)
     assert finding.severity.label == "warning"
     assert "selects ingress-nginx" in finding.cause
@@ -137,7 +137,7 @@ def test_ingress_nginx_quiet_with_healthz_path(tmp_path):
     pip = managed_public_ip(svc, "20.50.10.7")
     lb = http_probes(svc, "/healthz")(load_balancer(services=[(svc, {"public_ip_id": pip["id"]})]))
     snap = write_snapshot(tmp_path, [svc, node()], azure={"loadBalancers.json": [lb], "publicIPAddresses.json": [pip]})
-    report = run_azure_snapshot(snap, service="ingress-nginx/ingress-nginx-controller", include=[ID])
+    report = run_snapshot(snap, service="ingress-nginx/ingress-nginx-controller", include=[ID])
     assert findings(report, ID) == []
     assert outcome(report, ID) == ("passed", "")
 
@@ -249,7 +249,7 @@ def test_az_flattened_load_balancer(tmp_path):
         "type": "Microsoft.Network/loadBalancers",
     }
     snap = write_snapshot(tmp_path, [svc, node()], azure={"lb.json": flattened, "publicIPAddresses.json": [pip]})
-    report = run_azure_snapshot(snap, service="default/web", include=[ID])
+    report = run_snapshot(snap, service="default/web", include=[ID])
     [finding] = findings(report, ID)
     assert "port 30080 instead of 31080" in finding.cause
     assert finding.evidence[0].detail == "protocol=Tcp port=30080 requestPath=-"
@@ -258,13 +258,13 @@ def test_az_flattened_load_balancer(tmp_path):
 def test_not_applicable_and_skipped(tmp_path):
     other = service("nlb", ports=[HTTP], loadBalancerClass="service.k8s.aws/nlb")
     snap = write_snapshot(tmp_path / "class", [other, node()], azure={"loadBalancers.json": []})
-    status, reason = outcome(run_azure_snapshot(snap, service="default/nlb", include=[ID]), ID)
+    status, reason = outcome(run_snapshot(snap, service="default/nlb", include=[ID]), ID)
     assert status == "not-applicable" and "loadBalancerClass" in reason
     svc = service("web", ports=[HTTP])
     snap = write_snapshot(tmp_path / "nofe", [svc, node()], azure={"loadBalancers.json": [load_balancer()]})
-    assert outcome(run_azure_snapshot(snap, service="default/web", include=[ID]), ID)[0] == "not-applicable"
+    assert outcome(run_snapshot(snap, service="default/web", include=[ID]), ID)[0] == "not-applicable"
     snap = write_snapshot(tmp_path / "k8s-only", [svc, node()])
-    assert outcome(run_azure_snapshot(snap, service="default/web", include=[ID]), ID) == (
+    assert outcome(run_snapshot(snap, service="default/web", include=[ID]), ID) == (
         "skipped",
         "not in snapshot: Azure load balancers",
     )

@@ -6,17 +6,7 @@ from __future__ import annotations
 
 import pytest
 from azure_builders import NETWORK, base_name, load_balancer, managed_public_ip, public_ip, res_id
-from builders import (
-    NODE_RG,
-    SYNC_FAILED,
-    event,
-    findings,
-    outcome,
-    run_azure_snapshot,
-    run_snapshot,
-    service,
-    write_snapshot,
-)
+from builders import NODE_RG, SYNC_FAILED, event, findings, outcome, run_snapshot, service, write_snapshot
 
 ID = "lb.public-ip-config"
 P = "service.beta.kubernetes.io/"
@@ -31,7 +21,7 @@ def web(ingress_ip=None, **annotations):
 def run(tmp_path, svc, *pips, lbs=None, objects=()):
     azure = {"publicIPAddresses.json": list(pips), "loadBalancers.json": [load_balancer()] if lbs is None else lbs}
     snap = write_snapshot(tmp_path, [svc, *objects], azure=azure)
-    return run_azure_snapshot(snap, service="default/web", include=[ID])
+    return run_snapshot(snap, service="default/web", include=[ID])
 
 
 def test_pip_in_another_resource_group(tmp_path):
@@ -88,7 +78,7 @@ def test_sku_from_the_managed_cluster_when_no_load_balancer_exists_yet(tmp_path)
     pip = public_ip("web-ip", "20.61.7.9", sku="Basic")
     azure = {"publicIPAddresses.json": [pip], "loadBalancers.json": [], "managedClusters.json": [managed_cluster()]}
     snap = write_snapshot(tmp_path, [web(**{"azure-pip-name": "web-ip"})], azure=azure)
-    [finding] = findings(run_azure_snapshot(snap, service="default/web", include=[ID]), ID)
+    [finding] = findings(run_snapshot(snap, service="default/web", include=[ID]), ID)
     assert "is Basic SKU but the load balancer is Standard" in finding.cause
     assert finding.evidence[-1].ref.endswith("networkProfile.loadBalancerSku")
 
@@ -224,7 +214,7 @@ def test_events_without_azure_data(tmp_path):
 @pytest.mark.parametrize(
     ("svc", "expected"),
     [
-        (web(**{"azure-pip-name": "web-ip"}), "not in snapshot: events; no Azure source"),
+        (web(**{"azure-pip-name": "web-ip"}), "not in snapshot: events; not in snapshot: Azure public ips"),
         (web(), "not in snapshot: events"),  # the Azure side has nothing to look at
     ],
 )
@@ -236,5 +226,5 @@ def test_skipped_when_neither_side_can_look(tmp_path, svc, expected):
 def test_internal_service_has_no_public_ip(tmp_path):
     svc = web(**{"azure-load-balancer-internal": "true"})
     snap = write_snapshot(tmp_path, [svc], captured_kinds=["Event"], azure={"publicIPAddresses.json": []})
-    report = run_azure_snapshot(snap, service="default/web", include=[ID])
+    report = run_snapshot(snap, service="default/web", include=[ID])
     assert outcome(report, ID) == ("passed", "")

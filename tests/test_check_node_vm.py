@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from azure_builders import COMPUTE, res_id, vmss_vm
-from builders import NODE_RG, SUB, findings, node, outcome, run_azure_snapshot, run_snapshot, write_snapshot
+from builders import NODE_RG, SUB, findings, node, outcome, run_snapshot, write_snapshot
 
 MISSING, UNHEALTHY = "node.vm-missing", "node.vm-unhealthy"
 VMSS = "aks-nodepool1-12345678-vmss"
@@ -26,7 +26,7 @@ def vm_node(name: str, rg: str = RG_LOWER) -> dict:
 
 
 def run(tmp_path, objects, check, **azure):
-    return run_azure_snapshot(write_snapshot(tmp_path, objects, azure=azure), include=[check])
+    return run_snapshot(write_snapshot(tmp_path, objects, azure=azure), include=[check])
 
 
 def agent_not_ready(vm: dict) -> dict:
@@ -111,7 +111,8 @@ def test_node_in_an_unlisted_resource_group_is_cannot_tell(tmp_path):
 
 def test_skipped_without_azure_and_without_azure_nodes(tmp_path):
     report = run_snapshot(write_snapshot(tmp_path, [vmss_node(0)]), include=[MISSING])
-    assert outcome(report, MISSING) == ("skipped", "cannot tell whether the nodes' VMs exist: no Azure source")
+    reason = "cannot tell whether the nodes' VMs exist: not in snapshot: Azure vmss vms"
+    assert outcome(report, MISSING) == ("skipped", reason)
     report = run(tmp_path / "k3s", [node("edge-1", provider_id="k3s://edge-1")], MISSING, **{"vmssVMs.json": []})
     assert outcome(report, MISSING) == ("skipped", "no node has an Azure providerID")
 
@@ -228,6 +229,6 @@ def test_both_run_under_lb(tmp_path):
 
     vms = [vmss_vm(VMSS, 0, power_state="deallocated")]
     snap = write_snapshot(tmp_path, [service("web"), vmss_node(0), vmss_node(1)], azure={"vmssVMs.json": vms})
-    report = run_azure_snapshot(snap, service="default/web", include=[MISSING, UNHEALTHY])
+    report = run_snapshot(snap, service="default/web", include=[MISSING, UNHEALTHY])
     assert outcome(report, MISSING)[0] == "failed"
     assert outcome(report, UNHEALTHY)[0] == "failed"

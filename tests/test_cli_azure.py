@@ -76,9 +76,8 @@ def azure_probe():
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "AZURE_CLOUD"):
-        monkeypatch.delenv(var, raising=False)
+def isolated(loopback_only, monkeypatch, tmp_path):
+    monkeypatch.delenv("AZURE_CLOUD", raising=False)
     monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "azure-config"))  # never the user's az cloud
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
 

@@ -71,14 +71,10 @@ def _kubeconfig(path, server: str, user: dict, namespace: str | None = None) -> 
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _isolated_env(tmp_path_factory):
-    """Loopback only (the client reads proxies from the environment), and never the user's kubeconfig."""
-    with pytest.MonkeyPatch.context() as mp:
-        for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-            mp.delenv(var, raising=False)
-        mp.setenv("KUBECONFIG", str(tmp_path_factory.mktemp("home") / "no-kubeconfig"))
-        mp.setenv("NO_COLOR", "1")
-        yield
+def _isolated_env(loopback_only, tmp_path_factory):
+    """Loopback only, and never the user's kubeconfig."""
+    loopback_only.setenv("KUBECONFIG", str(tmp_path_factory.mktemp("home") / "no-kubeconfig"))
+    loopback_only.setenv("NO_COLOR", "1")
 
 
 @pytest.fixture(scope="module")

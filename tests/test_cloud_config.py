@@ -18,6 +18,8 @@ from aksdoctor.model import Target
 from aksdoctor.sources.kube_live import KubeLiveSource
 from aksdoctor.sources.snapshot import SnapshotSource
 
+pytestmark = pytest.mark.usefixtures("loopback_only")  # the client talks to a fake on loopback
+
 SECRET = "pl4nted~Secret.Value_0123456789abcdefghi"  # 40 characters
 CONFIG = {
     "cloud": "AzurePublicCloud",
@@ -171,12 +173,6 @@ def test_cloud_config_file_overrides_the_source(tmp_path):
 
 
 # ---- live: one GET of the secret ----------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch):
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
 
 
 def _live(kube: KubeFake, tmp_path) -> KubeLiveSource:

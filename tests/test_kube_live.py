@@ -23,6 +23,8 @@ from aksdoctor.facts import Facts, known_facts
 from aksdoctor.model import Severity, Status, Target
 from aksdoctor.sources.kube_live import KubeLiveSource
 
+pytestmark = pytest.mark.usefixtures("loopback_only")  # the client talks to a fake on loopback
+
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 SELECTOR = {"app": "web", "tier": "frontend"}
 CCM = "cloud-controller-manager-7d9f8c6b5-x2k4q"
@@ -67,15 +69,6 @@ def _c(name: str) -> dict:
 def _template(name: str) -> dict:
     labels = {"k8s-app": name}
     return {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {}}}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _loopback_only():
-    """The client picks proxies up from the environment; keep every request on 127.0.0.1."""
-    with pytest.MonkeyPatch.context() as mp:
-        for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-            mp.delenv(var, raising=False)
-        yield
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from kubefake import KubeFake
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+pytestmark = pytest.mark.usefixtures("loopback_only")  # the client talks to a fake on loopback
+
 
 def _pod(namespace, name, *, labels=None, node="", phase="Running", containers=("app",)):
     return {
@@ -69,15 +71,6 @@ OBJECTS = [
     _workload("DaemonSet", "kube-system", "kube-proxy"),
     _workload("Deployment", "default", "web"),
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _loopback_only():
-    """The client picks proxies up from the environment; keep every request on 127.0.0.1."""
-    with pytest.MonkeyPatch.context() as mp:
-        for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-            mp.delenv(var, raising=False)
-        yield
 
 
 def _api_client(fake, path, **kubeconfig):

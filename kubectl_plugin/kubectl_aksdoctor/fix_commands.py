@@ -11,7 +11,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from aksdoctor.errors import EXIT_OK, UsageError
+from aksdoctor.errors import EXIT_OK, EXIT_UNREACHABLE, UsageError
 
 FIX_FORMATS = ("table", "json", "yaml", "markdown")
 
@@ -20,6 +20,8 @@ EXAMPLES_FIX = """examples:
   {prog} fix exclude-virtual-nodes --yes              apply it, then re-run node.virtual-not-excluded
   {prog} fix restart-tunnel --yes --timeout 3m        wait up to 3 minutes for new agents to be ready
   {prog} fix release-kured-lock --snapshot b.tar.gz   plan from a snapshot (never applied)
+  {prog} fix reset-sp-credential --yes --years 2      new SP secret, handed to the cluster, never printed
+  {prog} fix grant-network-role --yes                 the role Azure denied the cloud provider identity
 
 actions: {actions}
 exit codes: 0 planned, nothing to do, or applied and verified; 1 applied but the re-check still fails, or a step
@@ -32,7 +34,8 @@ EXAMPLES_COLLECT = """examples:
   {prog} cluster --snapshot bundle.tar.gz             the same findings, offline
 
 Secrets are never written: no Secret objects, no kubeconfig, and secret-looking values (env, annotations,
-azure.json, log lines) become "<redacted>".
+azure.json, log lines, Azure tags) become "<redacted>". Azure resources and the service principal's Graph
+application are included (without --no-azure); of its credentials only ids, names and dates are kept.
 """
 
 
@@ -57,6 +60,17 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, prog: str) -> None:
         default="120s",
         help="how long to wait for the re-check to pass when the change takes time (pods restarting): "
         "90, 90s, 5m (default 120s)",
+    )
+    secret = fix.add_argument_group("reset-sp-credential")
+    secret.add_argument("--years", type=int, metavar="N", help="lifetime of the new secret in years (default 1)")
+    secret.add_argument("--end-date", metavar="DATE", help="end of the new secret (YYYY-MM-DD or RFC 3339)")
+    secret.add_argument(
+        "--show-secret", action="store_true", help="print the new secret once, on stderr (never in the report)"
+    )
+    secret.add_argument(
+        "--remove-expired",
+        action="store_true",
+        help="also delete the application's expired password credentials (after the cluster has the new one)",
     )
     collect = sub.add_parser(
         "collect",
@@ -95,7 +109,12 @@ def fix(args: argparse.Namespace) -> int:
     if args.yes and args.snapshot:
         raise UsageError("--yes cannot be used with --snapshot: a snapshot can be planned from, never applied to")
     timeout = parse_duration(args.timeout)
-    facts_factory, writer, cluster = _fix_sources(args)
+    _check_action_flags(action, args)
+    azure = None if args.snapshot or args.no_azure or not _needs_azure(action) else _azure_session(args)
+    facts_factory, writer, cluster = _fix_sources(args, action, azure)
+    if hasattr(action, "configured"):  # Azure actions: their flags, live reads while planning, the secret's way out
+        reader = writer if azure is not None else None
+        action = action.configured(vars(args), reader=reader, reveal=_reveal)
     waiting = _StderrLine() if args.output == "table" and sys.stderr.isatty() else None
     try:
         run = run_fix(
@@ -116,17 +135,29 @@ def fix(args: argparse.Namespace) -> int:
     return run.exit_code
 
 
-def _fix_sources(args: argparse.Namespace) -> tuple[Any, Any, str]:
-    """(facts factory, writer or None, cluster name). Each call of the factory reads the cluster afresh."""
+def _fix_sources(args: argparse.Namespace, action: Any, azure: Any = None) -> tuple[Any, Any, str]:
+    """(facts factory, writer or None, cluster name). Each call of the factory reads the cluster (and, with an
+    Azure session, Azure) afresh; the writer then writes to both."""
     from aksdoctor.facts import Facts
     from aksdoctor.model import Target
+    from kubectl_aksdoctor.commands import _azure_overrides
 
     if args.snapshot:
         from aksdoctor.sources.snapshot import SnapshotSource
 
         snap = SnapshotSource(args.snapshot)
         cluster = snap.cluster_meta().name
-        return (lambda: Facts(target=Target("cluster", cluster), kube=snap)), None, cluster
+
+        def offline() -> Facts:
+            return Facts(
+                target=Target("cluster", cluster),
+                kube=snap,
+                azure=None if args.no_azure else snap,
+                azure_reason="Azure not queried (--no-azure)",
+                azure_overrides=_azure_overrides(args),
+            )
+
+        return offline, None, cluster
     from aksdoctor.sources.kube_live import KubeLiveSource
     from aksdoctor.sources.kube_writer import KubeWriter
 
@@ -137,10 +168,56 @@ def _fix_sources(args: argparse.Namespace) -> tuple[Any, Any, str]:
 
     def facts() -> Facts:
         source = sources.pop() if sources else _fresh(first, args.request_timeout)
-        return Facts(target=Target("cluster", first.cluster_name), kube=source, now=datetime.now(timezone.utc))
+        return Facts(
+            target=Target("cluster", first.cluster_name),
+            kube=source,
+            now=datetime.now(timezone.utc),
+            azure=azure.source() if azure is not None else None,
+            azure_reason="Azure not queried (--no-azure)" if args.no_azure else "no Azure source",
+            azure_overrides=_azure_overrides(args),
+            cloud_config_file=getattr(args, "cloud_config", None),
+        )
 
-    writer = KubeWriter(first.api_client, timeout=args.request_timeout, kubeconfig_user=_kubeconfig_user(args))
+    writer: Any = KubeWriter(first.api_client, timeout=args.request_timeout, kubeconfig_user=_kubeconfig_user(args))
+    if azure is not None:
+        from aksdoctor.fixes.base import KUBERNETES, Writers
+
+        apis = getattr(action, "apis", ())
+        writer = Writers({KUBERNETES: writer, **{a: w for a, w in azure.writers().items() if a in apis}})
     return facts, writer, first.cluster_name
+
+
+RESET_FLAGS = ("years", "end_date", "show_secret", "remove_expired")
+
+
+def _check_action_flags(action: Any, args: argparse.Namespace) -> None:
+    """An action-specific flag given to another action is a usage error (it would be silently ignored)."""
+    given = [f for f in RESET_FLAGS if getattr(args, f, None) not in (None, False)]
+    stray = [f for f in given if f not in getattr(action, "flags", ())]
+    if stray:
+        flags = ", ".join("--" + f.replace("_", "-") for f in stray)
+        raise UsageError(f"{flags} only apply to reset-sp-credential, not {action.name}")
+
+
+def _needs_azure(action: Any) -> bool:
+    return any(n.startswith("azure_") or n == "graph_objects" for n in action.needs)
+
+
+def _azure_session(args: argparse.Namespace) -> Any:
+    """One Azure sign-in for the run's reads and writes (the cloud as `cluster` resolves it)."""
+    from aksdoctor.sources.arm_clouds import resolve_cloud
+    from aksdoctor.sources.arm_writer import AzureSession
+
+    cloud, _ = resolve_cloud(args.cloud)
+    if not args.verbose:  # DefaultAzureCredential logs every failed sign-in as a warning; the run says it once
+        logging.getLogger("azure").setLevel(logging.ERROR)
+    return AzureSession(cloud=cloud, subscription_id=args.subscription)
+
+
+def _reveal(text: str) -> None:
+    """A secret the user asked to see (--show-secret): stderr, once; never the report on stdout."""
+    sys.stderr.write(text)
+    sys.stderr.flush()
 
 
 def _fresh(source: Any, timeout: float) -> Any:
@@ -211,24 +288,40 @@ def collect(args: argparse.Namespace) -> int:
     source = KubeLiveSource.from_kubeconfig(
         config_file=args.kubeconfig, context=args.context, timeout=args.request_timeout
     )
+    from kubectl_aksdoctor.commands import _azure_overrides, _azure_source
+
+    azure, _ = _azure_source(args, source)
     result = write_bundle(
         source,
         destination,
         archive=archive,
         anonymize=args.anonymize,
         cloud_config_file=getattr(args, "cloud_config", None),
+        azure=azure,
+        azure_overrides=_azure_overrides(args),
     )
+    code = _azure_exit(azure)
     if args.output == "json":
         print(json.dumps(result.to_dict(), indent=2))
-        return EXIT_OK
+        return code
     total = sum(result.objects.values())
+    in_azure = f", {sum(result.azure.values())} Azure/Graph object(s)" if result.azure else ""
     print(
-        f"wrote {result.path}: {total} objects ({', '.join(f'{n} {k}' for k, n in result.objects.items())}), "
+        f"wrote {result.path}: {total} objects ({', '.join(f'{n} {k}' for k, n in result.objects.items())}){in_azure}, "
         f"{result.logs} log(s), {result.files} node file(s); {result.redacted} value(s) redacted"
         + ("; anonymized" if result.anonymized else "")
     )
     for note in result.notes:
         print(f"  note: {note}")
+    return code
+
+
+def _azure_exit(azure: Any) -> int:
+    """Azure out of reach: the bundle is written without it, and the exit code says so (as `cluster` does)."""
+    unreachable = getattr(azure, "unreachable", None)
+    if unreachable:
+        print(f"error: {unreachable}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     return EXIT_OK
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any
 
-from aksdoctor import knowledge
+from aksdoctor import knowledge, kube
 
 _TYPO_CUTOFF = 0.8  # difflib ratio; high enough that unrelated azure-* keys are not "corrected" into each other
 _PREFIX_CUTOFF = 0.75  # how close a foreign key prefix must be to service.beta.kubernetes.io to count as a typo
@@ -54,19 +54,10 @@ def _fmt(template: str, **values: object) -> str:
     return Template(template).safe_substitute({k: str(v) for k, v in values.items()})
 
 
-def _text(value: Any) -> str:
-    """Annotation values are strings, but tolerate YAML-parsed input (bools, numbers, null)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _is_set(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return len(value) > 0
-    return _text(value) != ""
+    return kube.as_text(value) != ""
 
 
 def _go_quote_list(items: list[str]) -> str:
@@ -162,16 +153,15 @@ class _Service:
     """Normalised view of the Service dict: string annotations, ports, families, optional cluster SKU."""
 
     def __init__(self, service: Mapping[str, Any], sku: str | None) -> None:
-        meta = service.get("metadata") or {}
-        self.name = _text(meta.get("name"))
-        self.annotations = {str(k): _text(v) for k, v in (meta.get("annotations") or {}).items()}
-        self.spec: Mapping[str, Any] = service.get("spec") or {}
-        self.type = _text(self.spec.get("type")) or "LoadBalancer"
-        self.load_balancer_class = _text(self.spec.get("loadBalancerClass"))
+        self.name = kube.as_text(kube.meta(service).get("name"))
+        self.annotations = kube.annotation_texts(service)
+        self.spec: Mapping[str, Any] = kube.spec(service)
+        self.type = kube.as_text(self.spec.get("type")) or "LoadBalancer"
+        self.load_balancer_class = kube.as_text(self.spec.get("loadBalancerClass"))
         self.ports = [p for p in self.spec.get("ports") or [] if isinstance(p, Mapping)]
         self.port_numbers = sorted({p["port"] for p in self.ports if isinstance(p.get("port"), int)})
         families = self.spec.get("ipFamilies")
-        self.ip_families = {_text(f) for f in families} if families else None
+        self.ip_families = {kube.as_text(f) for f in families} if families else None
         self.health_check_node_port = self.spec.get("healthCheckNodePort")
         self.sku = sku.lower() if sku else None
 
@@ -192,7 +182,7 @@ def _holds(condition: Mapping[str, Any], svc: _Service) -> bool:
 _CONDITIONS: dict[str, _Condition] = {
     "set": lambda arg, svc: _is_set(svc.field(arg)),
     "is_true": lambda arg, svc: svc.annotations.get(arg, "").lower() == "true",
-    "equals": lambda arg, svc: _text(svc.field(arg[0])).lower() == str(arg[1]).lower(),
+    "equals": lambda arg, svc: kube.as_text(svc.field(arg[0])).lower() == str(arg[1]).lower(),
     "not": lambda arg, svc: not _holds(arg, svc),
     "any_of": lambda arg, svc: any(_holds(c, svc) for c in arg),
     "all_of": lambda arg, svc: all(_holds(c, svc) for c in arg),
@@ -223,7 +213,7 @@ class _Ctx:
 
 def _split(value: str | list[Any], separator: str, strip: bool, skip_empty: bool) -> list[str]:
     """Split the way the provider does (strings.Split after TrimSpace); spec lists arrive already split."""
-    items = [_text(v) for v in value] if isinstance(value, list) else value.strip().split(separator)
+    items = [kube.as_text(v) for v in value] if isinstance(value, list) else value.strip().split(separator)
     if strip:
         items = [item.strip() for item in items]
     return [item for item in items if item] if skip_empty else items
@@ -372,7 +362,7 @@ def _v_path(value: str, ctx: _Ctx) -> list[_Issue]:
 
 
 def _v_port_ref(value: str, ctx: _Ctx) -> list[_Issue]:
-    if any(_text(p.get("name")).lower() == value.lower() for p in ctx.svc.ports):
+    if any(kube.as_text(p.get("name")).lower() == value.lower() for p in ctx.svc.ports):
         return []
     if not _INT32.match(value):
         return [_Issue(_fmt(ctx.msg("invalid"), value=value, key=ctx.key))]
@@ -446,7 +436,7 @@ def _check_value(key: str, value: Any, entry: Mapping[str, Any], svc: _Service) 
     cat = _catalog()
     tdef = cat.types[entry["type"]]
     constraints = entry.get("constraints") or {}
-    shown = ", ".join(_text(v) for v in value) if isinstance(value, list) else value
+    shown = ", ".join(kube.as_text(v) for v in value) if isinstance(value, list) else value
     on_invalid = constraints.get("on_invalid", tdef["on_invalid"])
     if on_invalid == "warning":
         on_invalid = _ignored_severity(entry)
@@ -476,7 +466,7 @@ def _check_value(key: str, value: Any, entry: Mapping[str, Any], svc: _Service) 
 def _port_suggestion(port: int, entry: Mapping[str, Any], svc: _Service) -> str | None:
     """A port_{n}_ key written with a targetPort or nodePort: point at the Service port it meant."""
     for p in svc.ports:
-        if port in (p.get("nodePort"), p.get("targetPort")) or _text(p.get("targetPort")) == str(port):
+        if port in (p.get("nodePort"), p.get("targetPort")) or kube.as_text(p.get("targetPort")) == str(port):
             return _did_you_mean(entry["key"].replace("{port}", str(p.get("port"))))
     return None
 
@@ -590,7 +580,7 @@ def _check_spec_field(field: Mapping[str, Any], svc: _Service) -> list[Annotatio
     raw = svc.field(key)
     if not _is_set(raw):
         return []
-    value = raw if isinstance(raw, list) else _text(raw)
+    value = raw if isinstance(raw, list) else kube.as_text(raw)
     problems = _check_value(key, value, field, svc)
     deprecated = field.get("deprecated")
     if deprecated and not problems:
@@ -599,7 +589,7 @@ def _check_spec_field(field: Mapping[str, Any], svc: _Service) -> list[Annotatio
             replacement = f'{replacement[str(ipaddress.ip_address(value).version)]}: "{value}"'
         message = _fmt(_catalog().data["deprecated_message"], **deprecated)
         problems.append(
-            AnnotationProblem(key, "deprecated", "warning", _text(value), message, _replace_with(replacement))
+            AnnotationProblem(key, "deprecated", "warning", kube.as_text(value), message, _replace_with(replacement))
         )
     return problems
 
@@ -670,7 +660,7 @@ def _check_rule(rule: Mapping[str, Any], svc: _Service) -> list[AnnotationProble
     if "check" in rule:
         return _CHECKS[rule["check"]](rule, svc)
     raw = svc.field(rule["key"])
-    value = ", ".join(_text(v) for v in raw) if isinstance(raw, list) else _text(raw)
+    value = ", ".join(kube.as_text(v) for v in raw) if isinstance(raw, list) else kube.as_text(raw)
     kind = rule.get("kind", "conflict")
     return [AnnotationProblem(rule["key"], kind, rule["severity"], value, rule["message"], rule.get("suggestion"))]
 

@@ -3,12 +3,15 @@
 The bundle holds what the checks read, through the same source methods the facts use, so `--snapshot BUNDLE`
 gives the findings the live run gave: Services, pods, EndpointSlices, Endpoints, nodes, events, DaemonSets,
 Deployments, the controller-manager / cloud-controller-manager logs and the tunnel agents' log tails, the cloud
-config as files/azure.json, and snapshot.yaml with what the source knew of the cluster. A kind that could not be
-read is left out (its checks are skipped offline as they were live) and named in snapshot.yaml's notes.
+config as files/azure.json, and snapshot.yaml with what the source knew of the cluster. With an Azure source, also
+every Azure kind the checks read (azure/<kind>.json, through the same facts and discovery as a live run) and the
+service principal's Graph application (graph/applications.json). A kind that could not be read is left out (its
+checks are skipped offline as they were live) and named in snapshot.yaml's notes.
 
 Redaction (knowledge/collect.yaml): no Secret object is ever written; env values with secret-looking names,
 values of secret-named keys (aadClientSecret), PEM blocks, bearer tokens, JWTs and `password=`-style text become
-"<redacted>", inside last-applied-configuration annotations too; kubeconfig credentials are never read.
+"<redacted>", inside last-applied-configuration annotations too; kubeconfig credentials are never read. Azure
+resources go through the same redaction (tags included); Graph credentials keep keyId, name and dates only.
 `anonymize` then replaces subscription and other GUIDs, IPv4 addresses, and the names of the cluster, resource
 groups, nodes, namespaces and workloads with stand-ins, consistently across every file (a mapping that lives
 only as long as the run).
@@ -34,9 +37,9 @@ from typing import Any
 
 import yaml
 
-from aksdoctor import __version__, knowledge, kube
+from aksdoctor import __version__, knowledge, kube, tunnel
 from aksdoctor.errors import FactUnavailable, UsageError
-from aksdoctor.sources.base import KubeSource, LogText
+from aksdoctor.sources.base import AZURE_KINDS, AzureSource, KubeSource, LogText
 
 LOG_TAIL_LINES = 2000
 SYSTEM_NAMESPACE = "kube-system"
@@ -63,11 +66,13 @@ class CollectResult:
     redacted: int = 0
     anonymized: bool = False
     notes: list[str] = field(default_factory=list)
+    azure: dict[str, int] = field(default_factory=dict)  # azure/ and graph/ file -> objects written
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "objects": self.objects,
+            "azure": self.azure,
             "logs": self.logs,
             "files": self.files,
             "redacted": self.redacted,
@@ -85,9 +90,12 @@ def collect(
     now: datetime | None = None,
     cloud_config_file: str | None = None,
     log_tail: int = LOG_TAIL_LINES,
+    azure: AzureSource | None = None,
+    azure_overrides: Mapping[str, str] | None = None,
 ) -> CollectResult:
     """Read everything first (so anonymizing knows every name), then write the bundle atomically: nothing is
-    left at `destination` unless the whole bundle was written. UnreachableError ends it (exit 3)."""
+    left at `destination` unless the whole bundle was written. UnreachableError ends it (exit 3). `azure` adds the
+    Azure resources and Graph objects (`azure_overrides`: --subscription, --cluster, -g)."""
     dest = Path(destination)
     archive = dest.name.endswith((".tar.gz", ".tgz")) if archive is None else archive
     _refuse_existing(dest)
@@ -100,12 +108,15 @@ def collect(
         except FactUnavailable as exc:
             result.notes.append(f"{stem} not collected: {exc.reason}")
     logs = _logs(source, objects.get("pods"), log_tail, result.notes)
-    node_files = _node_files(source, cloud_config_file, result.notes)
+    read = _AlreadyRead(source, objects)
+    node_files = _node_files(read, cloud_config_file, result.notes)  # type: ignore[arg-type]
     meta = _meta(source, captured, result.notes)
+    clouds = _azure(read, azure, azure_overrides, cloud_config_file, captured, result.notes) if azure else {}
 
     redactor = Redactor(Anonymizer() if anonymize else None)
     if redactor.anonymizer:
         redactor.anonymizer.learn(objects, meta)
+        redactor.anonymizer.learn_azure([r for items in clouds.values() for r in items])
     bundle = _TarBundle(dest) if archive else _DirBundle(dest)
     try:
         for stem, items in objects.items():
@@ -121,6 +132,10 @@ def collect(
         for name, text in node_files.items():
             bundle.add(f"files/{name}", redactor.file(name, text))
         result.files = len(node_files)
+        for rel, items in clouds.items():
+            redact = redactor.graph if rel.startswith("graph/") else redactor.value
+            bundle.add(rel, json.dumps([redact(item) for item in items], indent=1))
+            result.azure[rel] = len(items)
         meta["collector"] = {
             "tool": "aksdoctor",
             "version": __version__,
@@ -161,13 +176,9 @@ def _logs(source: KubeSource, pods: list[dict] | None, tail: int, notes: list[st
         notes.append(f"controller logs not collected: {exc.reason}")
     if pods is None:
         return logs
-    from aksdoctor.checks._nodes import node_knowledge
-    from aksdoctor.checks.tunnel import _owner
-
-    tk = node_knowledge()["tunnel"]
     seen = {(log.namespace, log.pod, log.container) for log in logs}
     for pod in pods:
-        if kube.namespace(pod) != SYSTEM_NAMESPACE or not _owner(pod, tk):
+        if kube.namespace(pod) != SYSTEM_NAMESPACE or not tunnel.component_of(pod):
             continue
         for container in kube.containers(pod):
             key = (SYSTEM_NAMESPACE, kube.name(pod), container.get("name") or "")
@@ -225,6 +236,75 @@ def _node_files(source: KubeSource, cloud_config_file: str | None, notes: list[s
         notes.append(f"cloud config not collected: {exc.reason}")
         return {}
     return {"azure.json": text}
+
+
+def azure_file(kind: str) -> str:
+    """azure/<kind>.json named as the snapshot reader recognises an empty capture: loadBalancers, vmssVms, ..."""
+    first, *rest = kind.split("_")
+    return f"azure/{first}{''.join(w.capitalize() for w in rest)}.json"
+
+
+class _AlreadyRead:
+    """The Kubernetes source, answering with the nodes and Services collect has read already (Azure discovery
+    needs them) and reading the cloud config once (files/azure.json and the service principal both need it)."""
+
+    def __init__(self, source: KubeSource, objects: Mapping[str, list[dict]]):
+        self._source = source
+        self._objects = objects
+        self._cloud_config: tuple[str, str] | FactUnavailable | None = None
+
+    def cloud_config(self) -> tuple[str, str]:
+        if self._cloud_config is None:
+            try:
+                self._cloud_config = self._source.cloud_config()
+            except FactUnavailable as exc:
+                self._cloud_config = exc
+        if isinstance(self._cloud_config, FactUnavailable):
+            raise self._cloud_config
+        return self._cloud_config
+
+    def list_nodes(self) -> list[dict]:
+        return self._objects["nodes"] if "nodes" in self._objects else self._source.list_nodes()
+
+    def list_services(self) -> list[dict]:
+        return self._objects["services"] if "services" in self._objects else self._source.list_services()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+
+def _azure(
+    source: _AlreadyRead,
+    azure: AzureSource,
+    overrides: Mapping[str, str] | None,
+    cloud_config_file: str | None,
+    captured: datetime,
+    notes: list[str],
+) -> dict[str, list[dict]]:
+    """Every Azure kind and the Graph objects, read as a live `cluster` run reads them (same facts, discovery and
+    call budget), in parallel. A kind that cannot be read is noted and left out."""
+    from aksdoctor.facts import Facts
+    from aksdoctor.model import Target
+
+    facts = Facts(
+        target=Target("cluster", source.cluster_meta().name),
+        kube=source,  # type: ignore[arg-type]
+        azure=azure,
+        azure_overrides=overrides,
+        now=captured,
+        cloud_config_file=cloud_config_file,
+    )
+    wanted = {azure_file(kind): f"azure_{kind}" for kind in AZURE_KINDS}
+    wanted["graph/applications.json"] = "graph_objects"
+    facts.prefetch(wanted.values())
+    out: dict[str, list[dict]] = {}
+    for rel, name in wanted.items():
+        try:
+            out[rel] = list(facts.get(name))
+        except FactUnavailable as exc:
+            notes.append(f"{rel} not collected: {exc.reason}")
+    notes.extend(f"Azure: {note}" for note in getattr(azure, "notes", ()))
+    return out
 
 
 def _meta(source: KubeSource, captured: datetime, notes: list[str]) -> dict[str, Any]:
@@ -376,6 +456,24 @@ class Redactor:
     def path_part(self, part: str) -> str:
         return self._anon(part)
 
+    def graph(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """A Microsoft Graph object: credential entries keep keyId, name and dates, never the secret, its hint or the
+        certificate; then redacted like any object."""
+        fields = set(_rules()["graph_credential_fields"])
+        out = dict(obj)
+        for key in ("passwordCredentials", "keyCredentials"):
+            if isinstance(out.get(key), list):
+                out[key] = [self._credential(c, fields) if isinstance(c, dict) else c for c in out[key]]
+        return self.value(out)
+
+    def _credential(self, cred: Mapping[str, Any], fields: set[str]) -> dict[str, Any]:
+        out = dict(cred)
+        for key in out:
+            if key in fields and out[key] not in (None, "", self.placeholder):
+                out[key] = self.placeholder
+                self.count += 1
+        return out
+
     def file(self, name: str, text: str) -> str:
         """A node file: a JSON/YAML mapping (azure.json) redacted by key, else as text."""
         suffix = PurePosixPath(name).suffix.lower()
@@ -393,6 +491,7 @@ class Redactor:
 _GUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
 _WORD = re.compile(r"[A-Za-z0-9]+")
+_RESOURCE_GROUP = re.compile(r"/resourceGroups/([^/]+)", re.I)
 
 
 class Anonymizer:
@@ -425,6 +524,13 @@ class Anonymizer:
                     self._add("ns", ns)
                     if stem in ("services", "deployments", "daemonsets"):
                         self._add("app", kube.name(obj))
+
+    def learn_azure(self, resources: Iterable[Mapping[str, Any]]) -> None:
+        """Resource groups named in Azure ids (a bring-your-own VNet's or IPs' group identifies the customer too)."""
+        for resource in resources:
+            match = _RESOURCE_GROUP.search(str(resource.get("id") or ""))
+            if match:
+                self._add("rg", match.group(1))
 
     def _add(self, category: str, name: str | None) -> None:
         if not name or len(name) < self._min_length or name.lower() in self._names or name in self._system_ns:

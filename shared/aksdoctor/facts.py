@@ -93,6 +93,13 @@ class Facts:
             raise self._errors[name]
         return self._values[name]
 
+    def get_or(self, name: str, default: Any = None) -> Any:
+        """The fact, or `default` when it is unavailable."""
+        try:
+            return self.get(name)
+        except FactUnavailable:
+            return default
+
     def reason(self, name: str) -> str | None:
         """Why a fact is unavailable (None when it was read)."""
         try:
@@ -361,9 +368,9 @@ def _azure_scope(facts: Facts) -> AzureScope:
     from aksdoctor.azure.discovery import discover
 
     _azure(facts)
-    nodes = _optional(facts, "nodes")
-    services = _optional(facts, "services")
-    cluster = _optional(facts, "cluster", ClusterMeta())
+    nodes = facts.get_or("nodes", ())
+    services = facts.get_or("services", ())
+    cluster = facts.get_or("cluster", ClusterMeta())
     scope = discover(nodes, services, cluster, **facts.azure_overrides)
     if not scope.subscription_id or not scope.node_resource_group:
         raise FactUnavailable(
@@ -371,13 +378,6 @@ def _azure_scope(facts: Facts) -> AzureScope:
             "nodes); pass --subscription and --cluster/--resource-group"
         )
     return scope
-
-
-def _optional(facts: Facts, name: str, default: Any = ()) -> Any:
-    try:
-        return facts.get(name)
-    except FactUnavailable:
-        return default
 
 
 def _azure_kind_fact(kind: str) -> FactFn:

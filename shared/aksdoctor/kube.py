@@ -41,6 +41,20 @@ def annotations(obj: Mapping[str, Any]) -> Mapping[str, str]:
     return meta(obj).get("annotations") or {}
 
 
+def as_text(value: Any) -> str:
+    """A string field's value as text, tolerating YAML-parsed input: true/false for booleans, "" for null."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def annotation_texts(obj: Mapping[str, Any]) -> dict[str, str]:
+    """Annotations with every value as text (YAML input may hold booleans or numbers)."""
+    return {str(k): as_text(v) for k, v in annotations(obj).items()}
+
+
 def spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj.get("spec") or {}
 
@@ -81,6 +95,40 @@ def containers(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return list(spec(pod).get("containers") or ())
 
 
+def serving_containers(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Containers whose ports back Service endpoints: regular ones plus sidecars (restartPolicy Always)."""
+    sidecars = [c for c in spec(pod).get("initContainers") or () if c.get("restartPolicy") == "Always"]
+    return [*containers(pod), *sidecars]
+
+
+def restarts(pod: Mapping[str, Any]) -> int:
+    """Restarts of all the pod's containers together."""
+    return sum(int(c.get("restartCount") or 0) for c in status(pod).get("containerStatuses") or ())
+
+
+def controller(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The owner reference marked as the object's controller."""
+    return next((o for o in meta(obj).get("ownerReferences") or () if o.get("controller")), None)
+
+
+def workload(pod: Mapping[str, Any]) -> tuple[str, str]:
+    """(kind, name) of what manages a pod: a ReplicaSet's Deployment when the name says so, else the controller."""
+    owner = controller(pod) or next(iter(meta(pod).get("ownerReferences") or ()), None)
+    if not owner:
+        return "Pod", name(pod)
+    kind, owner_name = owner.get("kind") or "", owner.get("name") or ""
+    template_hash = labels(pod).get("pod-template-hash")
+    if kind == "ReplicaSet" and template_hash and owner_name.endswith(f"-{template_hash}"):
+        return "Deployment", owner_name.removesuffix(f"-{template_hash}")
+    return kind, owner_name
+
+
+def target_port(port: Mapping[str, Any]) -> int | str:
+    """A Service port's targetPort (a number or a container port name); absent means the same as `port`."""
+    target = port.get("targetPort")
+    return port.get("port") if target in (None, "", 0) else target
+
+
 def node_condition(node: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     for cond in status(node).get("conditions") or ():
         if cond.get("type") == kind:
@@ -93,6 +141,12 @@ def has_taint(node: Mapping[str, Any], taint_key: str) -> Mapping[str, Any] | No
         if taint.get("key") == taint_key:
             return taint
     return None
+
+
+def taint_text(taint: Mapping[str, Any]) -> str:
+    """`key=value:Effect` as kubectl writes taints."""
+    value = taint.get("value")
+    return f"{taint.get('key')}{'=' + value if value else ''}:{taint.get('effect', '')}"
 
 
 def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shlex
+from typing import Any
 
 
 class Var(str):
@@ -12,3 +14,8 @@ class Var(str):
 def command(*argv: object) -> str:
     """Join argv into one copy-pasteable POSIX shell command, quoting each value that needs it."""
     return " ".join(f'"${arg}"' if isinstance(arg, Var) else shlex.quote(str(arg)) for arg in argv)
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON, as it appears in a command argument such as `kubectl patch -p`."""
+    return json.dumps(value, separators=(",", ":"))

@@ -62,7 +62,7 @@ def discover(
             value = (kube.annotations(svc).get(key) or "").strip()
             if value:
                 extra_groups.append(value)
-    ordered = _unique_ci([node_rg, *extra_groups])
+    ordered = unique_ci([node_rg, *extra_groups])
 
     name = cluster_name or meta.name
     rg = cluster_resource_group or meta.resource_group
@@ -110,7 +110,8 @@ def _parse_aks_node_group(node_rg: str) -> tuple[str, str]:
     return "", ""
 
 
-def _unique_ci(names: Iterable[str]) -> list[str]:
+def unique_ci(names: Iterable[str]) -> list[str]:
+    """The non-empty names in order, each once, compared case-insensitively (ARM names are)."""
     seen: set[str] = set()
     out = []
     for name in names:

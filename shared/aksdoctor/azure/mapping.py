@@ -32,6 +32,7 @@ PIP_PREFIX_ID = {False: PREFIX + "azure-pip-prefix-id", True: PREFIX + "azure-pi
 LB_IP = {False: PREFIX + "azure-load-balancer-ipv4", True: PREFIX + "azure-load-balancer-ipv6"}
 HA_PORTS = PREFIX + "azure-load-balancer-enable-high-availability-ports"
 DISABLE_FLOATING_IP = PREFIX + "azure-disable-load-balancer-floating-ip"
+DNS_LABEL = PREFIX + "azure-dns-label-name"
 PROBE_PROTOCOL = PREFIX + "azure-load-balancer-health-probe-protocol"
 PROBE_PATH = PREFIX + "azure-load-balancer-health-probe-request-path"
 PROBE_INTERVAL = PREFIX + "azure-load-balancer-health-probe-interval"
@@ -132,22 +133,9 @@ def config_from(
 # ---- the Service as the provider reads it --------------------------------------------------------------------
 
 
-def _annotations(service: Mapping[str, Any]) -> Mapping[str, str]:
-    """Annotation values as strings (YAML input may hold booleans or numbers)."""
-    return {str(k): _text(v) for k, v in kube.annotations(service).items()}
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _is_true(service: Mapping[str, Any], key: str) -> bool:
-    """The provider's boolean test: the value equals "true", ignoring case (no trimming)."""
-    value = _annotations(service).get(key)
+def is_true(service: Mapping[str, Any], key: str) -> bool:
+    """The provider's boolean test for most annotations: the value equals "true", ignoring case (no trimming)."""
+    value = kube.annotation_texts(service).get(key)
     return value is not None and value.lower() == "true"
 
 
@@ -160,7 +148,7 @@ def base_name(service: Mapping[str, Any]) -> str:
 def is_internal(service: Mapping[str, Any]) -> bool:
     """Whether the provider puts the Service on the internal LB: the annotation must be exactly "true"
     (requiresInternalLoadBalancer compares case-sensitively, unlike most boolean annotations)."""
-    return _annotations(service).get(INTERNAL) == "true"
+    return kube.annotation_texts(service).get(INTERNAL) == "true"
 
 
 def reaches_azure(service: Mapping[str, Any]) -> tuple[bool, str]:
@@ -194,7 +182,7 @@ def _by_family(name: str, service: Mapping[str, Any], ipv6: bool) -> str:
 
 def internal_subnet(service: Mapping[str, Any]) -> str | None:
     """The ILB subnet annotation as written, when the Service is internal and the value is not blank."""
-    value = _annotations(service).get(INTERNAL_SUBNET)
+    value = kube.annotation_texts(service).get(INTERNAL_SUBNET)
     if is_internal(service) and value is not None and value.strip():
         return value
     return None
@@ -210,7 +198,7 @@ def _protocol(port: Mapping[str, Any]) -> str:
 
 def service_ips(service: Mapping[str, Any]) -> tuple[str, ...]:
     """IPs the Service asks for: azure-load-balancer-ipv4/ipv6 annotations, else spec.loadBalancerIP."""
-    ann = _annotations(service)
+    ann = kube.annotation_texts(service)
     ips = tuple(ann[LB_IP[v6]] for v6 in (False, True) if ann.get(LB_IP[v6]))
     if ips:
         return ips
@@ -220,7 +208,7 @@ def service_ips(service: Mapping[str, Any]) -> tuple[str, ...]:
 
 def service_ip(service: Mapping[str, Any], ipv6: bool) -> str:
     """getServiceLoadBalancerIP: the family's annotation, else spec.loadBalancerIP when it is of that family."""
-    value = _annotations(service).get(LB_IP[ipv6])
+    value = kube.annotation_texts(service).get(LB_IP[ipv6])
     if value:
         return value
     lb_ip = str(kube.spec(service).get("loadBalancerIP") or "")
@@ -229,7 +217,7 @@ def service_ip(service: Mapping[str, Any], ipv6: bool) -> str:
 
 def _family_annotation(service: Mapping[str, Any], keys: Mapping[bool, str], ipv6: bool) -> str:
     """getServicePIPName / getServicePIPPrefixID: an IPv6-only Service may use the IPv4 key."""
-    ann = _annotations(service)
+    ann = kube.annotation_texts(service)
     if is_dual_stack(service):
         return ann.get(keys[ipv6], "")
     families = ip_families(service)
@@ -271,14 +259,14 @@ def expected_lb_names(
     if cfg.multiple_slb:
         annotated = [
             n.strip().lower()
-            for key, value in _annotations(service).items()
+            for key, value in kube.annotation_texts(service).items()
             if key.lower() == LB_CONFIGURATIONS.lower()
             for n in value.split(",")
             if n.strip()
         ]
         names = annotated or list(cfg.multiple_slb)
     elif not cfg.standard:
-        mode = _annotations(service).get(LB_MODE, "")
+        mode = kube.annotation_texts(service).get(LB_MODE, "")
         names += [m.strip() for m in mode.split(",") if m.strip() and m.strip() != "__auto__"]
     suffix = INTERNAL_SUFFIX if is_internal(service) else ""
     return tuple(dict.fromkeys(f"{n}{suffix}" for n in names))
@@ -368,7 +356,7 @@ class ExpectedRule:
 
 
 def _int_annotation(service: Mapping[str, Any], keys: Sequence[str], default: int) -> int:
-    ann = _annotations(service)
+    ann = kube.annotation_texts(service)
     for key in keys:
         if key in ann:
             try:
@@ -405,7 +393,7 @@ def _node_probe(service: Mapping[str, Any], config: ProviderConfig, ipv6: bool) 
             f"shared probe mode: kube-proxy health check on port {config.shared_probe_port}",
         )
         return probe, True
-    pls_proxy = _is_true(service, PLS_CREATE) and _is_true(service, PLS_PROXY_PROTOCOL)
+    pls_proxy = is_true(service, PLS_CREATE) and is_true(service, PLS_PROXY_PROTOCOL)
     if local and spec.get("type") == kube.LB_SERVICE_TYPE and not pls_proxy:
         port = spec.get("healthCheckNodePort")
         interval, threshold = _probe_timing(service, port)
@@ -425,7 +413,7 @@ def _node_probe(service: Mapping[str, Any], config: ProviderConfig, ipv6: bool) 
 
 def _probe_port(service: Mapping[str, Any], port: Mapping[str, Any]) -> tuple[int | None, str] | None:
     """The port_<p>_health-probe_port override: a Service port number or name means that port's nodePort."""
-    value = _annotations(service).get(port_annotation(port.get("port"), "health-probe_port"))
+    value = kube.annotation_texts(service).get(port_annotation(port.get("port"), "health-probe_port"))
     if value is None:
         return None
     key = port_annotation(port.get("port"), "health-probe_port")
@@ -460,7 +448,7 @@ def _port_probe(
         return None
     else:
         probe_port, port_reason = port.get("nodePort"), f"nodePort {port.get('nodePort')}"
-    ann = _annotations(service)
+    ann = kube.annotation_texts(service)
     per_port = port_annotation(port.get("port"), "health-probe_protocol")
     if per_port in ann:
         raw, why = ann[per_port], f"annotation {per_port}={ann[per_port]}"
@@ -491,10 +479,10 @@ def expected_rules(service: Mapping[str, Any], config: ProviderConfig | None = N
     cfg = config or DEFAULT_CONFIG
     ports = _ports(service)
     rules: list[ExpectedRule] = []
-    ha = _is_true(service, INTERNAL) and cfg.standard and _is_true(service, HA_PORTS) and bool(ports)
+    ha = is_true(service, INTERNAL) and cfg.standard and is_true(service, HA_PORTS) and bool(ports)
     for ipv6 in ip_families(service):
         pool = backend_pool_name(cfg.cluster_name, ipv6)
-        ilb_v6 = _is_true(service, INTERNAL) and ipv6  # Azure ILB: no floating IP on IPv6 rules
+        ilb_v6 = is_true(service, INTERNAL) and ipv6  # Azure ILB: no floating IP on IPv6 rules
         node_probe, shared = _node_probe(service, cfg, ipv6)
         if ha:
             first = ports[0]
@@ -506,13 +494,13 @@ def expected_rules(service: Mapping[str, Any], config: ProviderConfig | None = N
             continue
         for port in ports:
             number = port.get("port")
-            if _is_true(service, port_annotation(number, "no_lb_rule")):
+            if is_true(service, port_annotation(number, "no_lb_rule")):
                 continue
             name = rule_name(service, _protocol(port), number, ipv6)
             probe = None
-            if not _is_true(service, port_annotation(number, "no_probe_rule")):
+            if not is_true(service, port_annotation(number, "no_probe_rule")):
                 probe = _port_probe(service, port, name, node_probe, shared, cfg) or node_probe
-            no_floating = ilb_v6 or _is_true(service, DISABLE_FLOATING_IP)
+            no_floating = ilb_v6 or is_true(service, DISABLE_FLOATING_IP)
             node_port = port.get("nodePort")
             backend = node_port if no_floating else number
             rules.append(
@@ -573,7 +561,7 @@ def managed_public_ip_name(service: Mapping[str, Any], cluster_name: str, ipv6: 
 
 
 def public_ip_resource_group(service: Mapping[str, Any]) -> str | None:
-    value = _annotations(service).get(RESOURCE_GROUP, "").strip()
+    value = kube.annotation_texts(service).get(RESOURCE_GROUP, "").strip()
     return value or None
 
 
@@ -598,7 +586,11 @@ def expected_public_ip(
             continue
         ip = service_ip(service, ipv6)
         if ip:
-            how = f"annotation {LB_IP[ipv6]}" if _annotations(service).get(LB_IP[ipv6]) else "spec.loadBalancerIP"
+            how = (
+                f"annotation {LB_IP[ipv6]}"
+                if kube.annotation_texts(service).get(LB_IP[ipv6])
+                else "spec.loadBalancerIP"
+            )
             out.append(ExpectedPublicIP(ipv6, None, ip, rg, False, how, key))
             continue
         name = managed_public_ip_name(service, cluster, ipv6)
@@ -878,7 +870,7 @@ def _ranges(values: Iterable[str]) -> tuple[list[Any], list[str]]:
 
 def _access(service: Mapping[str, Any]) -> tuple[list[str], list[Any], list[Any], list[str]]:
     """(service tags, source ranges, allowed IP ranges, invalid ranges) as the provider's AccessControl reads them."""
-    ann = _annotations(service)
+    ann = kube.annotation_texts(service)
     tags = [t.strip() for t in ann[ALLOWED_SERVICE_TAGS].strip().split(",")] if ALLOWED_SERVICE_TAGS in ann else []
     source, bad_source = _ranges(str(r) for r in kube.spec(service).get("loadBalancerSourceRanges") or ())
     allowed: list[Any] = []
@@ -904,7 +896,7 @@ def nsg_rule_names(service: Mapping[str, Any], families: Sequence[bool] | None =
     """
     fams = tuple(families) if families is not None else ip_families(service)
     tags, source, allowed, invalid = _access(service)
-    lower_internal = _annotations(service).get(INTERNAL, "").lower() == "true"
+    lower_internal = is_true(service, INTERNAL)
     allow_internet = (
         not tags
         and (not source or _allow_all(source))
@@ -918,7 +910,7 @@ def nsg_rule_names(service: Mapping[str, Any], families: Sequence[bool] | None =
     aggregated = list(ipaddress.collapse_addresses([n for n in source + allowed if n.version == 4])) + list(
         ipaddress.collapse_addresses([n for n in source + allowed if n.version == 6])
     )
-    no_floating = _is_true(service, DISABLE_FLOATING_IP)
+    no_floating = is_true(service, DISABLE_FLOATING_IP)
     ports_by_protocol: dict[str, list[str]] = {}
     for port in _ports(service):
         protocol = _NSG["protocols"].get(_protocol(port), "Tcp")
@@ -938,10 +930,10 @@ def nsg_rule_names(service: Mapping[str, Any], families: Sequence[bool] | None =
             for group in groups:
                 name = allow_rule_name(protocol, family, group, ports)
                 allow.append(NsgAllowRule(name, protocol, family, tuple(sorted(group)), tuple(sorted(ports))))
-    deny = _is_true(service, DENY_ALL_EXCEPT) and bool(source or allowed)
+    deny = is_true(service, DENY_ALL_EXCEPT) and bool(source or allowed)
     deny_all = tuple(deny_all_rule_name("IPv6" if v6 else "IPv4") for v6 in fams) if deny or invalid else ()
     return NsgRuleNames(
-        managed=not _is_true(service, DISABLE_NSG_RULE),
+        managed=not is_true(service, DISABLE_NSG_RULE),
         allow=tuple(allow),
         deny_all=deny_all,
         legacy=_legacy_nsg_names(service, fams, allow_internet, tags, source + allowed),
@@ -954,7 +946,7 @@ def _legacy_nsg_names(
 ) -> tuple[str, ...]:
     """≤ v1.28: one rule per port and source, `<base>-<PROTOCOL>-<port>-<source>[-IPv6]` (`shared-…` when the
     azure-shared-securityrule annotation was on); "/" and ":" in the source become "_" and "."."""
-    prefix = _NSG["legacy_shared_prefix"] if _is_true(service, SHARED_SECURITY_RULE) else base_name(service)
+    prefix = _NSG["legacy_shared_prefix"] if is_true(service, SHARED_SECURITY_RULE) else base_name(service)
     names = []
     for ipv6 in fams:
         family_sources = [_NSG["internet_tag"]] if internet else []

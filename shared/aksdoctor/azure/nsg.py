@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aksdoctor import knowledge
-from aksdoctor.azure.resources import resource_group_of
+from aksdoctor.azure.resources import arm_field, resource_group_of
+from aksdoctor.text import names_text
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -110,8 +111,7 @@ def _cidrs(ranges: Ranges, version: int) -> list[Network]:
 
 
 def _describe(nets: Sequence[Network], cap: int = 6) -> str:
-    shown = ", ".join(str(n) for n in nets[:cap])
-    return f"{shown} and {len(nets) - cap} more" if len(nets) > cap else shown
+    return names_text([str(n) for n in nets], cap)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -156,11 +156,11 @@ class AddressSpace:
     @classmethod
     def of_vnet(cls, vnet: Mapping[str, Any]) -> AddressSpace:
         """From a VNet resource (REST or az shape): addressSpace plus every peering's remote address space."""
-        texts = list(_prefixes(_get(vnet, "addressSpace")))
-        peerings = _get(vnet, "virtualNetworkPeerings") or ()
+        texts = list(_prefixes(arm_field(vnet, "addressSpace")))
+        peerings = arm_field(vnet, "virtualNetworkPeerings") or ()
         for peering in peerings:
             for key in ("remoteAddressSpace", "remoteVirtualNetworkAddressSpace"):
-                texts += _prefixes(_get(peering, key))
+                texts += _prefixes(arm_field(peering, key))
         nets = _valid_networks(texts)
         origin = f"VNet {vnet.get('name')} ({_describe(_collapse_all(nets))}"
         origin += f", with {len(peerings)} peering(s))" if peerings else ")"
@@ -202,7 +202,7 @@ def _collapse_all(nets: Iterable[Network]) -> list[Network]:
 def _prefixes(space: Any) -> list[str]:
     if not isinstance(space, Mapping):
         return []
-    return [str(p) for p in _get(space, "addressPrefixes") or ()]
+    return [str(p) for p in arm_field(space, "addressPrefixes") or ()]
 
 
 def _valid_networks(texts: Iterable[str]) -> list[Network]:
@@ -219,29 +219,16 @@ def _valid_networks(texts: Iterable[str]) -> list[Network]:
 # ---- rules ---------------------------------------------------------------------------------------------------
 
 
-def _get(obj: Any, name: str) -> Any:
-    """A field in either ARM shape (under `properties`, or at the top as az prints it), matched case-insensitively."""
-    if not isinstance(obj, Mapping):
-        return None
-    folded = name.lower()
-    for scope in (obj.get("properties"), obj):
-        if isinstance(scope, Mapping):
-            for key, value in scope.items():
-                if key.lower() == folded and value is not None:
-                    return value
-    return None
-
-
 def _texts(obj: Mapping[str, Any], singular: str, plural: str) -> tuple[str, ...]:
     """A rule's singular and plural forms together (ARM fills one of them; the other is "" or [])."""
-    one = _get(obj, singular)
-    many = _get(obj, plural) or ()
+    one = arm_field(obj, singular)
+    many = arm_field(obj, plural) or ()
     values = ([str(one)] if one not in (None, "") else []) + [str(v) for v in many if v not in (None, "")]
     return tuple(dict.fromkeys(v.strip() for v in values))
 
 
 def _ids(obj: Mapping[str, Any], name: str) -> tuple[str, ...]:
-    return tuple(str(a.get("id") or "") for a in _get(obj, name) or () if isinstance(a, Mapping))
+    return tuple(str(a.get("id") or "") for a in arm_field(obj, name) or () if isinstance(a, Mapping))
 
 
 @dataclass(frozen=True)
@@ -287,16 +274,16 @@ def parse_rule(rule: Mapping[str, Any], *, nsg_id: str = "", default: bool = Fal
     name = str(rule.get("name") or "")
     collection = "defaultSecurityRules" if default else "securityRules"
     try:
-        priority = int(_get(rule, "priority"))
+        priority = int(arm_field(rule, "priority"))
     except (TypeError, ValueError):
         priority = 65535  # never written by ARM; sorts such a rule last
     return SecurityRule(
         name=name,
         id=str(rule.get("id") or (f"{nsg_id}/{collection}/{name}" if nsg_id else name)),
         priority=priority,
-        direction=str(_get(rule, "direction") or ""),
-        access=str(_get(rule, "access") or ""),
-        protocol=str(_get(rule, "protocol") or "*"),
+        direction=str(arm_field(rule, "direction") or ""),
+        access=str(arm_field(rule, "access") or ""),
+        protocol=str(arm_field(rule, "protocol") or "*"),
         sources=_texts(rule, "sourceAddressPrefix", "sourceAddressPrefixes"),
         destinations=_texts(rule, "destinationAddressPrefix", "destinationAddressPrefixes"),
         source_ports=_texts(rule, "sourcePortRange", "sourcePortRanges") or ("*",),
@@ -352,10 +339,10 @@ class NetworkSecurityGroup:
 
 def parse_nsg(resource: Mapping[str, Any]) -> NetworkSecurityGroup:
     nsg_id = str(resource.get("id") or "")
-    rules = [parse_rule(r, nsg_id=nsg_id) for r in _get(resource, "securityRules") or () if isinstance(r, Mapping)]
+    rules = [parse_rule(r, nsg_id=nsg_id) for r in arm_field(resource, "securityRules") or () if isinstance(r, Mapping)]
     defaults = [
         parse_rule(r, nsg_id=nsg_id, default=True)
-        for r in _get(resource, "defaultSecurityRules") or ()
+        for r in arm_field(resource, "defaultSecurityRules") or ()
         if isinstance(r, Mapping)
     ]
     added = not defaults

@@ -16,8 +16,7 @@ from typing import Any
 from aksdoctor import knowledge, kube
 from aksdoctor.azure import providerid
 from aksdoctor.azure.discovery import NODE_RG_LABEL
-from aksdoctor.checks._nodes import label_evidence, taint_evidence
-from aksdoctor.checks.base import field_evidence
+from aksdoctor.checks.base import field_evidence, label_evidence, taint_evidence
 from aksdoctor.model import Evidence
 
 LABELLED = "labelled"  # exclusion label present (true or any non-false value)

@@ -71,6 +71,29 @@ def prop(resource: Mapping[str, Any], field: str, default: Any = None) -> Any:
     return default
 
 
+def arm_field(obj: Any, name: str) -> Any:
+    """A field of a nested ARM object in either shape: under `properties` (REST) or at its top (az output).
+
+    `normalize` reshapes only sub-resources (objects with an ARM id); nested objects without one, such as backend
+    addresses, scale set NIC configurations or NSG rules as az prints them, keep az's flat layout. Names match
+    case-insensitively; None for a non-object or a field absent (or null) in both places.
+    """
+    if not isinstance(obj, Mapping):
+        return None
+    folded = name.lower()
+    for scope in (obj.get("properties"), obj):
+        if isinstance(scope, Mapping):
+            for key, value in scope.items():
+                if key.lower() == folded and value is not None:
+                    return value
+    return None
+
+
+def sku_name(resource: Mapping[str, Any]) -> str:
+    """`Standard`, `Basic`, ... as ARM writes it ("" when absent)."""
+    return str((resource.get("sku") or {}).get("name") or "")
+
+
 def resource_type(resource: Mapping[str, Any]) -> str:
     """Lower-case ARM type (`microsoft.network/loadbalancers`), derived from the id when `type` is missing."""
     rtype = resource.get("type")

@@ -1,4 +1,5 @@
-"""The check catalog. Modules are listed explicitly so frozen builds (PyInstaller) carry every one of them."""
+"""The check catalog. Modules are listed explicitly (sorted, one per line) so frozen builds (PyInstaller) carry
+every one of them; tests/test_catalog.py checks the list against the modules that register checks."""
 
 from __future__ import annotations
 
@@ -7,33 +8,33 @@ import importlib
 from aksdoctor.checks.base import REGISTRY, Check
 
 CHECK_MODULES: tuple[str, ...] = (
-    "lb_annotation_invalid",
-    "lb_no_endpoints",
-    "lb_target_port",
-    "lb_readiness",
-    "lb_ilb_hairpin",
-    "lb_etp_local",
-    "lb_probe_mismatch",
-    "lb_frontend_drift",
-    "lb_backend_pool",
-    "lb_basic_sku",
-    "provider_errors",
-    "lb_public_ip_config",
-    "lb_ilb_subnet",
-    "lb_nsg",
+    "arm_throttling",
     "azure_lb_limits",
     "azure_orphaned_ips",
+    "gpu_device_plugin",
+    "identity",
+    "lb_annotation_invalid",
+    "lb_backend_pool",
+    "lb_basic_sku",
+    "lb_etp_local",
+    "lb_frontend_drift",
+    "lb_ilb_hairpin",
+    "lb_ilb_subnet",
+    "lb_no_endpoints",
+    "lb_nsg",
     "lb_pending",
-    "arm_throttling",
-    "version_known_issue",
-    "version_unsupported",
+    "lb_probe_mismatch",
+    "lb_public_ip_config",
+    "lb_readiness",
+    "lb_target_port",
     "node_cloud_init",
     "node_exclusion",
-    "node_vm",
-    "identity",
-    "gpu_device_plugin",
     "node_reboot",
+    "node_vm",
+    "provider_errors",
     "tunnel",
+    "version_known_issue",
+    "version_unsupported",
 )
 
 

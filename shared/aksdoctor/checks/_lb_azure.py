@@ -1,6 +1,6 @@
 """What the Azure-side load balancer checks share: whether the Service reaches Azure, its frontends on the actual
-LBs (index built once per run), LB children by id or name, the provider's settings, and evidence and commands
-that cite ARM objects the same way.
+LBs (index built once per run), LB children by id or name, the provider's settings and how they shape the Service's
+rules, and evidence and commands that cite ARM objects the same way.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from typing import Any
 
 from aksdoctor import kube, shell
 from aksdoctor.azure import mapping
+from aksdoctor.azure.cloud_config import CloudConfig
 from aksdoctor.azure.resources import prop, resource_group_of
-from aksdoctor.checks.base import NotApplicable, ServiceContext
-from aksdoctor.checks.lb_public_ip_config import provider_config
-from aksdoctor.errors import FactUnavailable
+from aksdoctor.checks.base import NotApplicable, ServiceContext, field_evidence
 from aksdoctor.model import Evidence
 
 # Optional facts every check using `config` and `frontends` declares (provider_config reads the first two).
@@ -30,11 +29,25 @@ def require_azure_service(ctx: ServiceContext) -> None:
         raise NotApplicable(why)
 
 
-def optional_fact(ctx: ServiceContext, name: str, default: Any = ()) -> Any:
-    try:
-        return ctx.fact(name)
-    except FactUnavailable:
-        return default
+def cloud_config(ctx: ServiceContext) -> CloudConfig | None:
+    """The cloud provider's config (optional fact `cloud_config`) when it could be read and parsed."""
+    config = ctx.fact_or("cloud_config")
+    return None if config is None or config.problem else config
+
+
+def managed_cluster(ctx: ServiceContext) -> Mapping[str, Any] | None:
+    """The AKS managed cluster, when exactly one was listed (optional fact `azure_managed_clusters`)."""
+    clusters = ctx.fact_or("azure_managed_clusters", ())
+    return clusters[0] if len(clusters) == 1 else None
+
+
+def provider_config(ctx: ServiceContext) -> mapping.ProviderConfig:
+    """The provider's settings: from its cloud config, else the AKS managed cluster, else AKS's defaults."""
+    cfg = cloud_config(ctx)
+    if cfg:
+        return mapping.config_from(cloud_config=cfg.values)
+    cluster = managed_cluster(ctx)
+    return mapping.config_from(managed_cluster=cluster) if cluster else mapping.DEFAULT_CONFIG
 
 
 def config(ctx: ServiceContext) -> mapping.ProviderConfig:
@@ -54,7 +67,7 @@ def config(ctx: ServiceContext) -> mapping.ProviderConfig:
 
 def frontends(ctx: ServiceContext) -> tuple[mapping.FrontendMatch, ...]:
     """The Service's frontends on the actual LBs (public IPs resolved when that fact could be read)."""
-    pips = optional_fact(ctx, "azure_public_ips")
+    pips = ctx.fact_or("azure_public_ips", ())
     index = ctx.facts.derived(
         f"azure.lb:frontends:{bool(pips)}", lambda: mapping.FrontendIndex(ctx.fact("azure_load_balancers"), pips)
     )
@@ -141,9 +154,56 @@ def _rule_index(ctx: ServiceContext, lb: Mapping[str, Any]) -> dict[str, tuple[M
     return ctx.facts.derived(f"azure.lb:rules:{str(lb.get('id') or '').lower()}", build)
 
 
+def floating_ip_off(svc: Mapping[str, Any]) -> list[tuple[str, Evidence]]:
+    """Why the LB rules of this Service target nodeIP:nodePort instead of the VIP (floating IP disabled).
+
+    The annotation disables it for every rule; the provider also disables it on an internal LB's IPv6 rules.
+    """
+    out = []
+    if mapping.is_true(svc, mapping.DISABLE_FLOATING_IP):
+        value = kube.annotations(svc)[mapping.DISABLE_FLOATING_IP]
+        out.append(
+            (
+                "floating IP is disabled (the rules forward to nodeIP:nodePort)",
+                field_evidence("Service", svc, f"metadata.annotations[{mapping.DISABLE_FLOATING_IP}]", value),
+            )
+        )
+    families = kube.spec(svc).get("ipFamilies") or ()
+    if not out and "IPv6" in families and mapping.is_true(svc, mapping.INTERNAL):
+        out.append(
+            (
+                "the provider disables floating IP on internal IPv6 rules (IPv6 flows go to nodeIP:nodePort)",
+                field_evidence("Service", svc, "spec.ipFamilies", ",".join(families)),
+            )
+        )
+    return out
+
+
 def azure_evidence(obj: Mapping[str, Any], detail: str, ref: str | None = None) -> Evidence:
     """An ARM object and the exact field/value: ref is its ARM id unless given (`LB kubernetes frontend aXXX`)."""
     return Evidence("Azure", ref or str(obj.get("id") or obj.get("name") or ""), detail)
+
+
+def attached_to(pip: Mapping[str, Any]) -> str:
+    """What the public IP serves: its ipConfiguration (LB frontend, NIC) or NAT gateway id; "" when unattached."""
+    return str((prop(pip, "ipConfiguration") or {}).get("id") or (prop(pip, "natGateway") or {}).get("id") or "")
+
+
+def public_ip_evidence(pip: Mapping[str, Any]) -> Evidence:
+    """A public IP's id and the fields that decide whether it can serve (or is orphaned)."""
+    attached = attached_to(pip)
+    tags = pip.get("tags") or {}
+    parts = [
+        f"sku={(pip.get('sku') or {}).get('name', '<absent>')}",
+        f"allocation={prop(pip, 'publicIPAllocationMethod') or '<absent>'}",
+        f"ipAddress={prop(pip, 'ipAddress') or '<none>'}",
+        f"ipConfiguration={attached or '<none>'}",
+        "tags={" + ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) + "}",
+    ]
+    label = (prop(pip, "dnsSettings") or {}).get("domainNameLabel")
+    if label:
+        parts.append(f"dnsSettings.domainNameLabel={label}")
+    return Evidence("Azure", str(pip.get("id") or pip.get("name") or ""), " ".join(parts))
 
 
 def fields(obj: Mapping[str, Any], names: Sequence[str]) -> str:

@@ -1,4 +1,4 @@
-"""What the node-level checks share: their knowledge file, the node list, and capped node lists in findings.
+"""What the node-level checks share: the node list, capped per-node evidence, and how a finding names its nodes.
 
 One finding names a whole class of nodes (5,000 broken nodes make one finding, not 5,000), so node names and
 per-node evidence are capped; the cause always gives the full count.
@@ -9,18 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aksdoctor import knowledge, kube
-from aksdoctor.checks.base import CheckContext, Skipped, field_evidence
-from aksdoctor.errors import FactUnavailable
+from aksdoctor import kube
+from aksdoctor.checks.base import CheckContext, Skipped
 from aksdoctor.model import Evidence
-from aksdoctor.sources.base import ClusterMeta
 
-NAME_CAP = 10  # node names written into a cause or a command
 EVIDENCE_CAP = 5  # nodes cited one by one in the evidence
-
-
-def node_knowledge() -> dict[str, Any]:
-    return knowledge.load("nodes")
 
 
 def require_nodes(ctx: CheckContext) -> list[dict]:
@@ -30,30 +23,9 @@ def require_nodes(ctx: CheckContext) -> list[dict]:
     return nodes
 
 
-def names_text(names: Sequence[str], cap: int = NAME_CAP) -> str:
-    """`a, b, c` or `a, b, c and 4997 more`."""
-    shown = ", ".join(names[:cap])
-    rest = len(names) - cap
-    return f"{shown} and {rest} more" if rest > 0 else shown
-
-
 def nodes_resource(ctx: CheckContext, nodes: Sequence[Mapping[str, Any]]) -> str:
     """`Node x` for one node, the cluster for several."""
     return kube.ref("Node", nodes[0]) if len(nodes) == 1 else ctx.default_resource
-
-
-def label_evidence(node: Mapping[str, Any], key: str) -> Evidence:
-    return field_evidence("Node", node, f"metadata.labels[{key}]", kube.labels(node).get(key))
-
-
-def taint_text(taint: Mapping[str, Any]) -> str:
-    """`key=value:Effect` as kubectl writes taints."""
-    value = taint.get("value")
-    return f"{taint.get('key')}{'=' + value if value else ''}:{taint.get('effect', '')}"
-
-
-def taint_evidence(node: Mapping[str, Any], taint: Mapping[str, Any]) -> Evidence:
-    return field_evidence("Node", node, "spec.taints", taint_text(taint))
 
 
 def pod_state(pod: Mapping[str, Any]) -> str:
@@ -82,12 +54,3 @@ def daemonset_status_evidence(ds: Mapping[str, Any]) -> Evidence:
     st = kube.status(ds)
     detail = f"desiredNumberScheduled={st.get('desiredNumberScheduled')} numberReady={st.get('numberReady')}"
     return Evidence("DaemonSet", f"{kube.ref('DaemonSet', ds)} status", detail)
-
-
-def cluster_meta(ctx: CheckContext) -> ClusterMeta | None:
-    """The cluster's name and resource group when known (for `az` commands); needs `cluster` declared optional."""
-    try:
-        meta = ctx.fact("cluster")
-    except FactUnavailable:
-        return None
-    return meta if meta.name and meta.resource_group else None

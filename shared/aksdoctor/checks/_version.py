@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from aksdoctor import kube, shell
 from aksdoctor.checks.base import CheckContext, Skipped
-from aksdoctor.errors import FactUnavailable
 from aksdoctor.model import Evidence
-from aksdoctor.sources.base import ClusterMeta
 from aksdoctor.versions import KubeVersion, parse_version
 
 
@@ -19,24 +17,14 @@ def cluster_version(ctx: CheckContext) -> tuple[str, KubeVersion]:
     return text, version
 
 
-def cluster_meta(ctx: CheckContext) -> ClusterMeta:
-    try:
-        return ctx.fact("cluster")
-    except FactUnavailable:
-        return ClusterMeta()
-
-
 def version_evidence(ctx: CheckContext, text: str) -> Evidence:
     """Where the version came from: the API server (as recorded in a snapshot), or the newest kubelet when the
     snapshot has no server version (the `version` fact's fallback)."""
-    meta = cluster_meta(ctx)
+    meta = ctx.cluster_meta()
     if meta.kubernetes_version and meta.kubernetes_version == text:
         return Evidence("Version", "API server version (snapshot kubernetesVersion)", text)
     if not meta.kubernetes_version and meta.captured_at:
-        try:
-            nodes = ctx.nodes
-        except FactUnavailable:
-            nodes = []
+        nodes = ctx.fact_or("nodes", [])
         node = next((n for n in nodes if kube.status(n).get("nodeInfo", {}).get("kubeletVersion") == text), None)
         where = f"Node {kube.name(node)}" if node else "Node"
         return Evidence(
@@ -46,7 +34,7 @@ def version_evidence(ctx: CheckContext, text: str) -> Evidence:
 
 
 def _aks_args(ctx: CheckContext) -> tuple[str, ...]:
-    meta = cluster_meta(ctx)
+    meta = ctx.cluster_meta()
     name = meta.name or ctx.facts.target.cluster or "<cluster-name>"
     return ("--resource-group", meta.resource_group or "<resource-group>", "--name", name)
 

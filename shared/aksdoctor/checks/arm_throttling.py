@@ -9,20 +9,18 @@ A GatewayError with HTTP 429 is a transient Network RP fault, not subscription t
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from aksdoctor import knowledge, kube, shell
+from aksdoctor.azure.discovery import CLUSTER_LABEL
 from aksdoctor.azure.errors import AzureError, classify
 from aksdoctor.checks.base import CheckContext, check, event_evidence, log_evidence
-from aksdoctor.errors import FactUnavailable
 from aksdoctor.facts import LogLine
 from aksdoctor.model import Evidence, Finding, Fix, Severity
-from aksdoctor.sources.base import ClusterMeta
 
-AKS_NODE_LABEL = "kubernetes.azure.com/cluster"
 GROUP_CAP = 5  # groups cited one by one in the evidence
 LOG_CAP = 2  # log lines cited per group
 DOCS = (
@@ -132,11 +130,7 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
 
 
 def _log_lines(ctx: CheckContext) -> Iterator[LogLine]:
-    try:
-        logs = ctx.fact("provider_logs")
-    except FactUnavailable:
-        return
-    for log in logs:
+    for log in ctx.fact_or("provider_logs", ()):
         for number, text in enumerate(log.text.splitlines(), start=1):
             yield LogLine(log.ref, number, text)
 
@@ -161,7 +155,7 @@ def _throttled_finding(ctx: CheckContext, groups: list[_Group]) -> Finding:
 def _advice(ctx: CheckContext) -> Fix:
     """What to change depends on who runs the cloud provider: AKS (managed) or the cluster's owner."""
     aks = _is_aks(ctx)
-    meta = _cluster_meta(ctx)
+    meta = ctx.cluster_meta()
     common = (
         "Find other tools polling Azure in this subscription (inventory, monitoring, CI scripts) and slow them "
         "down; spread very large fleets over several subscriptions."
@@ -178,7 +172,7 @@ def _advice(ctx: CheckContext) -> Fix:
     if aks is False:
         return Fix(f"{self_managed} {common}")
     commands: tuple[str, ...] = ()
-    if aks and meta.name and meta.resource_group:
+    if aks and meta.identified:
         where = ("--resource-group", meta.resource_group, "--name", meta.name)
         commands = (
             shell.command("az", "aks", "get-upgrades", *where, "--output", "table"),
@@ -204,15 +198,5 @@ def _gateway_finding(ctx: CheckContext, group: _Group) -> Finding:
 
 def _is_aks(ctx: CheckContext) -> bool | None:
     """True when nodes carry the AKS cluster label, None when the nodes could not be read."""
-    try:
-        nodes: Iterable[Mapping[str, Any]] = ctx.nodes
-    except FactUnavailable:
-        return None
-    return any(AKS_NODE_LABEL in kube.labels(n) for n in nodes) if nodes else None
-
-
-def _cluster_meta(ctx: CheckContext) -> ClusterMeta:
-    try:
-        return ctx.fact("cluster")
-    except FactUnavailable:
-        return ClusterMeta()
+    nodes = ctx.fact_or("nodes")
+    return any(CLUSTER_LABEL in kube.labels(n) for n in nodes) if nodes else None

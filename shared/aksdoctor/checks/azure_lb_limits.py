@@ -13,9 +13,8 @@ from typing import Any
 
 from aksdoctor import knowledge, shell
 from aksdoctor.azure.providerid import parse_provider_id, provider_id
-from aksdoctor.azure.resources import prop, resource_group_of
+from aksdoctor.azure.resources import arm_field, prop, resource_group_of, sku_name
 from aksdoctor.checks.base import CheckContext, NotApplicable, check
-from aksdoctor.errors import FactUnavailable
 from aksdoctor.model import Evidence, Finding, Fix, Severity
 
 DOCS = (
@@ -51,16 +50,11 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
 def _cluster_load_balancers(ctx: CheckContext) -> list[dict]:
     """The load balancers in the node resource group (other listed groups hold users' IPs, not the cluster's LBs)."""
     lbs = ctx.fact("azure_load_balancers")
-    try:
-        node_rg = ctx.fact("azure_scope").node_resource_group.lower()
-    except FactUnavailable:
+    scope = ctx.fact_or("azure_scope")
+    if scope is None:
         return list(lbs)
+    node_rg = scope.node_resource_group.lower()
     return [lb for lb in lbs if resource_group_of(lb.get("id") or "").lower() == node_rg]
-
-
-def sku_name(resource: Mapping[str, Any]) -> str:
-    """`Standard`, `Basic`, ... as ARM writes it ("" when absent)."""
-    return str((resource.get("sku") or {}).get("name") or "")
 
 
 def _verdict(count: int, limit: int, warn_ratio: float) -> Severity | None:
@@ -167,27 +161,13 @@ def pool_members(pool: Mapping[str, Any]) -> set[str]:
     """
     members = {str(c.get("id") or "").lower() for c in prop(pool, "backendIPConfigurations") or ()}
     for address in prop(pool, "loadBalancerBackendAddresses") or ():
-        nic_config = field(address, "networkInterfaceIPConfiguration") or {}
+        nic_config = arm_field(address, "networkInterfaceIPConfiguration") or {}
         if nic_config.get("id"):
             members.add(str(nic_config["id"]).lower())
         else:
-            members.add("address:" + str(field(address, "ipAddress") or address.get("name") or ""))
+            members.add("address:" + str(arm_field(address, "ipAddress") or address.get("name") or ""))
     members.discard("")
     return members
-
-
-def field(obj: Any, name: str) -> Any:
-    """A field of a nested ARM object in either shape: under `properties` (REST) or at its top (az output).
-
-    `normalize` reshapes only sub-resources (objects with an ARM id); nested objects without one, such as backend
-    addresses or scale set NIC configurations, keep az's flat layout. Names match case-insensitively.
-    """
-    if not isinstance(obj, Mapping):
-        return None
-    value = prop(obj, name)
-    if value is None:
-        value = next((v for k, v in obj.items() if k.lower() == name.lower()), None)
-    return value
 
 
 def _nic_of(ip_configuration_id: str) -> str:
@@ -240,12 +220,8 @@ def _nic_findings(ctx: CheckContext, lbs: list[dict], limits: Mapping[str, Any])
 
 def _node_names(ctx: CheckContext) -> dict[str, str]:
     """Lower-cased VM id -> node name (VMSS NIC ids start with the instance's id)."""
-    try:
-        nodes = ctx.nodes
-    except FactUnavailable:
-        return {}
     out = {}
-    for node in nodes:
+    for node in ctx.fact_or("nodes", ()):
         parsed = parse_provider_id(provider_id(node))
         if parsed:
             out[parsed.normalized_id] = node["metadata"]["name"]

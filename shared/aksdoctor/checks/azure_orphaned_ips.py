@@ -24,10 +24,10 @@ from typing import Any
 from aksdoctor import knowledge, kube, shell
 from aksdoctor.azure import mapping
 from aksdoctor.azure.resources import prop, resource_group_of
+from aksdoctor.checks._lb_azure import attached_to, public_ip_evidence
 from aksdoctor.checks.base import CheckContext, check
-from aksdoctor.checks.lb_public_ip_config import attached_to, public_ip_evidence
-from aksdoctor.errors import FactUnavailable
 from aksdoctor.model import Evidence, Finding, Fix, Severity
+from aksdoctor.text import names_text
 
 ID = "azure.orphaned-public-ip"
 EVIDENCE_CAP = 40  # IPs cited one by one; the commands cover all of them
@@ -64,7 +64,7 @@ class Orphan:
 def run(ctx: CheckContext) -> Iterator[Finding]:
     """Cluster-tagged public IPs whose Services are gone, or that are attached to nothing."""
     orphans = find_orphans(
-        ctx.fact("azure_public_ips"), ctx.fact("services"), _locks(ctx), mapping.DEFAULT_CLUSTER_NAME
+        ctx.fact("azure_public_ips"), ctx.fact("services"), ctx.fact_or("azure_locks", []), mapping.DEFAULT_CLUSTER_NAME
     )
     node_rg = ctx.fact("azure_scope").node_resource_group.lower()
     ours = [o for o in orphans if resource_group_of(o.id).lower() == node_rg]
@@ -73,13 +73,6 @@ def run(ctx: CheckContext) -> Iterator[Finding]:
         yield _confirmed(ctx, ours)
     if shared:
         yield _candidates(ctx, shared)
-
-
-def _locks(ctx: CheckContext) -> list[dict]:
-    try:
-        return ctx.fact("azure_locks")
-    except FactUnavailable:
-        return []
 
 
 def find_orphans(
@@ -146,8 +139,7 @@ def _evidence(orphans: Sequence[Orphan]) -> list[Evidence]:
 
 
 def _names(orphans: Sequence[Orphan]) -> str:
-    shown = ", ".join(f"{o.pip.get('name')} ({o.why})" for o in orphans[:10])
-    return shown + (f" and {len(orphans) - 10} more" if len(orphans) > 10 else "")
+    return names_text([f"{o.pip.get('name')} ({o.why})" for o in orphans])
 
 
 def _quota(orphans: Sequence[Orphan]) -> str:

@@ -15,8 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from aksdoctor import kube
+from aksdoctor.errors import FactUnavailable
 from aksdoctor.facts import Facts, LogLine, known_facts
 from aksdoctor.model import Evidence, Finding, Fix, Severity
+from aksdoctor.sources.base import ClusterMeta
 
 SCOPES = ("service", "cluster")
 
@@ -115,6 +117,17 @@ class CheckContext:
         if name not in self.check.needs and name not in self.check.optional:
             raise UndeclaredFact(f"check {self.check.id} reads undeclared fact {name!r}")
         return self.facts.get(name)
+
+    def fact_or(self, name: str, default: Any = None) -> Any:
+        """A declared fact, or `default` when it could not be read (for facts declared `optional`)."""
+        try:
+            return self.fact(name)
+        except FactUnavailable:
+            return default
+
+    def cluster_meta(self) -> ClusterMeta:
+        """Who the cluster is (optional fact `cluster`, which the check declares); empty when unknown."""
+        return self.fact_or("cluster", ClusterMeta())
 
     @property
     def now(self) -> datetime:
@@ -221,6 +234,14 @@ def log_evidence(line: LogLine) -> Evidence:
 def field_evidence(kind: str, obj: Mapping[str, Any], path: str, value: Any) -> Evidence:
     """A field of a Kubernetes object: `Node aks-1` `spec.providerID = ""`."""
     return Evidence(kind, f"{kube.ref(kind, obj)} {path}", "<absent>" if value is None else f"{value}")
+
+
+def label_evidence(node: Mapping[str, Any], key: str) -> Evidence:
+    return field_evidence("Node", node, f"metadata.labels[{key}]", kube.labels(node).get(key))
+
+
+def taint_evidence(node: Mapping[str, Any], taint: Mapping[str, Any]) -> Evidence:
+    return field_evidence("Node", node, "spec.taints", kube.taint_text(taint))
 
 
 def warning_events(events: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:

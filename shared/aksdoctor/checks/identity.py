@@ -28,10 +28,11 @@ from aksdoctor.azure.identity import (
 )
 from aksdoctor.azure.pool import control_plane_label
 from aksdoctor.azure.resources import resource_group_of
-from aksdoctor.checks._nodes import EVIDENCE_CAP, cluster_meta, names_text
+from aksdoctor.checks._nodes import EVIDENCE_CAP
 from aksdoctor.checks.base import CheckContext, NotApplicable, Skipped, check, field_evidence
 from aksdoctor.errors import FactUnavailable
 from aksdoctor.model import Evidence, Finding, Fix
+from aksdoctor.text import names_text
 
 EXPIRY_WARNING = timedelta(days=30)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -66,25 +67,18 @@ def _cluster(ctx: CheckContext) -> _Cluster:
         mc = managed_cluster(ctx.fact)
     except FactUnavailable:
         mc = None
-    nodes = _nodes(ctx)
+    nodes = ctx.fact_or("nodes", [])
     pools = tuple(sorted({kube.labels(n).get("kubernetes.azure.com/agentpool", "") for n in nodes} - {""}))
     if mc is not None:
         return _Cluster(True, resource_group_of(mc.get("id", "")), str(mc.get("name", "")), pools)
     aks = any(CLUSTER_LABEL in kube.labels(n) for n in nodes)
-    try:
-        scope = ctx.fact("azure_scope")
+    scope = ctx.fact_or("azure_scope")
+    if scope is not None:
         rg, name = scope.cluster_resource_group, scope.cluster_name
-    except FactUnavailable:
-        meta = cluster_meta(ctx)
-        rg, name = (meta.resource_group, meta.name) if meta else ("", "")
+    else:
+        meta = ctx.cluster_meta()
+        rg, name = (meta.resource_group, meta.name) if meta.identified else ("", "")
     return _Cluster(aks, rg or "<resource-group>", name or "<cluster-name>", pools)
-
-
-def _nodes(ctx: CheckContext) -> list[dict]:
-    try:
-        return ctx.fact("nodes")
-    except FactUnavailable:
-        return []
 
 
 # ---- identity.sp-expired ------------------------------------------------------------------------------------
@@ -296,10 +290,7 @@ def run_service_principal(ctx: CheckContext) -> Iterator[Finding]:
     if not principals:
         return
     evidence = [e for sp in principals for e in sp.evidence]
-    try:
-        cfg = ctx.fact("cloud_config")
-    except FactUnavailable:
-        cfg = None
+    cfg = ctx.fact_or("cloud_config")
     if cfg is not None and not cfg.problem:
         evidence.append(Evidence("Config", cfg.source, cfg.describe("useManagedIdentityExtension")))
     ids = ", ".join(sp.app_id for sp in principals)
@@ -367,7 +358,7 @@ def run_cloud_config(ctx: CheckContext) -> Iterator[Finding]:
     if typed_wrong:  # the provider rejects the whole config: nothing else in it takes effect
         yield from typed_wrong
         return
-    nodes = [(n, p) for n in _nodes(ctx) if (p := pid.parse_provider_id(pid.provider_id(n)))]
+    nodes = [(n, p) for n in ctx.fact_or("nodes", []) if (p := pid.parse_provider_id(pid.provider_id(n)))]
     for detect in (_identity_problems, _missing_keys, _lb_sku, _vm_type, _placement, _control_plane):
         yield from detect(ctx, cfg, nodes)
 

@@ -18,11 +18,12 @@ from typing import Any
 from aksdoctor import kube, shell
 from aksdoctor.azure import mapping, pool
 from aksdoctor.azure.providerid import parse_provider_id, provider_id
-from aksdoctor.azure.resources import prop
+from aksdoctor.azure.resources import prop, sku_name
 from aksdoctor.checks import _lb_azure as az
-from aksdoctor.checks._nodes import EVIDENCE_CAP, names_text, require_nodes
+from aksdoctor.checks._nodes import EVIDENCE_CAP, require_nodes
 from aksdoctor.checks.base import NotApplicable, ServiceContext, check, field_evidence
 from aksdoctor.model import Evidence, Finding, Fix
+from aksdoctor.text import names_text
 
 DOCS = (
     "https://cloud-provider-azure.sigs.k8s.io/topics/loadbalancer/",
@@ -139,7 +140,7 @@ def _node_index(ctx: ServiceContext) -> _NodeIndex:
             for addr in kube.status(node).get("addresses") or ():
                 if addr.get("type") == "InternalIP" and addr.get("address"):
                     by_ip[str(addr["address"])] = kube.name(node)
-        nic_list = az.optional_fact(ctx, "azure_network_interfaces", None)
+        nic_list = ctx.fact_or("azure_network_interfaces")
         nics = None
         if nic_list is not None:
             nics = {str(n.get("id") or "").lower(): mapping.ref_id(prop(n, "virtualMachine")) for n in nic_list}
@@ -208,13 +209,13 @@ class _PoolState:
 def _pool_state(ctx: ServiceContext, lb: Mapping[str, Any], backend: Mapping[str, Any]) -> _PoolState:
     def build() -> _PoolState:
         members = _members(ctx, backend)
-        scope = az.optional_fact(ctx, "azure_scope", None)
+        scope = ctx.fact_or("azure_scope")
         exclusions = pool.cached_exclusion_index(
             ctx.facts, require_nodes(ctx), resource_group=scope.node_resource_group if scope else None
         )
         nodes_by_name = _nodes_by_name(ctx)
         eligible = [n for n, excl in exclusions.items() if excl is None]
-        basic = str((lb.get("sku") or {}).get("name") or "").lower() == "basic"
+        basic = sku_name(lb).lower() == "basic"
         if basic:
             eligible = _basic_vm_set(eligible, members, nodes_by_name)
         elsewhere = _on_other_lbs(ctx, lb, backend)
@@ -346,8 +347,8 @@ def _why_missing(
 ) -> tuple[list[str], list[Evidence], list[str]]:
     """What the scale set data says about missing nodes: model without the pool, instance not on the latest model,
     VM not running. (hints, evidence, commands)"""
-    vms = {str(v.get("id") or "").lower(): v for v in az.optional_fact(ctx, "azure_vmss_vms")}
-    sets = {str(s.get("id") or "").lower(): s for s in az.optional_fact(ctx, "azure_vm_scale_sets")}
+    vms = {str(v.get("id") or "").lower(): v for v in ctx.fact_or("azure_vmss_vms", ())}
+    sets = {str(s.get("id") or "").lower(): s for s in ctx.fact_or("azure_vm_scale_sets", ())}
     pool_id = str(backend.get("id") or "").lower()
     hints: list[str] = []
     evidence: list[Evidence] = []

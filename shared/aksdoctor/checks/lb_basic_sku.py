@@ -11,7 +11,7 @@ from typing import Any
 
 from aksdoctor import knowledge, shell
 from aksdoctor.azure import mapping
-from aksdoctor.azure.resources import prop, resource_group_of
+from aksdoctor.azure.resources import prop, resource_group_of, sku_name
 from aksdoctor.checks import _lb_azure as az
 from aksdoctor.checks.base import NotApplicable, ServiceContext, check
 from aksdoctor.model import Finding, Fix
@@ -37,17 +37,13 @@ def run(ctx: ServiceContext) -> Iterator[Finding]:
     if not lbs:
         raise NotApplicable("the Service's load balancer was not found (lb.frontend-drift / lb.pending)")
     for lb in lbs:
-        if _sku(lb) == "basic":
+        if sku_name(lb).lower() == "basic":
             yield _basic_lb(ctx, lb)
             yield from _too_many_nodes(ctx, lb)
     for match in matches:
         pip = match.public_ip
-        if pip is not None and _sku(pip) == "basic":
+        if pip is not None and sku_name(pip).lower() == "basic":
             yield _basic_public_ip(ctx, match, pip)
-
-
-def _sku(resource: Mapping[str, Any]) -> str:
-    return str((resource.get("sku") or {}).get("name") or "").lower()
 
 
 def _service_lbs(ctx: ServiceContext, matches: Sequence[mapping.FrontendMatch]) -> list[Mapping[str, Any]]:
@@ -60,7 +56,7 @@ def _service_lbs(ctx: ServiceContext, matches: Sequence[mapping.FrontendMatch]) 
 
 def _migrate_command(ctx: ServiceContext) -> str:
     """`az aks update --load-balancer-sku standard` for this cluster (placeholders when its name is unknown)."""
-    scope = az.optional_fact(ctx, "azure_scope", None)
+    scope = ctx.fact_or("azure_scope")
     rg = scope.cluster_resource_group if scope and scope.cluster_resource_group else Var("RESOURCE_GROUP")
     name = scope.cluster_name if scope and scope.cluster_name else Var("CLUSTER")
     return shell.command("az", "aks", "update", "-g", rg, "-n", name, "--load-balancer-sku", "standard")
@@ -89,7 +85,7 @@ def _too_many_nodes(ctx: ServiceContext, lb: Mapping[str, Any]) -> Iterator[Find
         (p, len(prop(p, "backendIPConfigurations") or ()) + len(prop(p, "loadBalancerBackendAddresses") or ()))
         for p in az.children(lb, "backendAddressPools")
     ]
-    nodes = az.optional_fact(ctx, "nodes")
+    nodes = ctx.fact_or("nodes", ())
     biggest = max(pools, key=lambda item: item[1], default=(None, 0))
     if max(biggest[1], len(nodes)) <= limit:
         return

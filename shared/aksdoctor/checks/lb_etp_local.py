@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aksdoctor import kube, shell
-from aksdoctor.azure import pool
+from aksdoctor.azure import mapping, pool
+from aksdoctor.checks._lb_azure import floating_ip_off
 from aksdoctor.checks.base import NotApplicable, ServiceContext, Skipped, check, field_evidence
-from aksdoctor.checks.lb_ilb_hairpin import ANNOTATION_PREFIX, annotation_is_true, floating_ip_off
 from aksdoctor.errors import FactUnavailable
 from aksdoctor.model import Evidence, Finding, Fix
 
@@ -102,20 +102,17 @@ def _probes_node_port(svc: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], b
     def probed(port: Mapping[str, Any]) -> bool:
         if (port.get("protocol") or "TCP") != "TCP":
             return False
-        prefix = f"{ANNOTATION_PREFIX}port_{port.get('port')}_"
-        if annotation_is_true(svc, prefix + "no_lb_rule") or annotation_is_true(svc, prefix + "no_probe_rule"):
+        number = port.get("port")
+        if any(mapping.is_true(svc, mapping.port_annotation(number, p)) for p in ("no_lb_rule", "no_probe_rule")):
             return False
-        return not kube.annotations(svc).get(prefix + "health-probe_port")
+        return not kube.annotations(svc).get(mapping.port_annotation(number, "health-probe_port"))
 
     return probed
 
 
 def _probe_mode_command(ctx: ServiceContext) -> list[str]:
-    try:
-        meta = ctx.fact("cluster")
-    except FactUnavailable:
-        return []
-    if not (meta.name and meta.resource_group):
+    meta = ctx.cluster_meta()
+    if not meta.identified:
         return []
     query = "networkProfile.loadBalancerProfile.clusterServiceLoadBalancerHealthProbeMode"
     return [shell.command("az", "aks", "show", "-g", meta.resource_group, "-n", meta.name, "--query", query)]

@@ -148,7 +148,7 @@ def _borrowed_frontend(ctx: ServiceContext, matches: Sequence[mapping.FrontendMa
 
 def _missing_public_ips(ctx: ServiceContext, matches: Sequence[mapping.FrontendMatch]) -> Iterator[Finding]:
     """Frontends whose public IP is not among the public IPs read (only in groups that were read)."""
-    scope = az.optional_fact(ctx, "azure_scope", None)
+    scope = ctx.fact_or("azure_scope")
     groups = {g.lower() for g in scope.resource_groups} if scope else None
     for match in matches:
         ref = prop(match.frontend, "publicIPAddress")

@@ -13,12 +13,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aksdoctor import kube, shell
+from aksdoctor.azure import mapping
+from aksdoctor.checks._lb_azure import floating_ip_off
 from aksdoctor.checks.base import NotApplicable, ServiceContext, check, field_evidence
 from aksdoctor.model import Evidence, Finding, Fix
 
-ANNOTATION_PREFIX = "service.beta.kubernetes.io/"
-INTERNAL = ANNOTATION_PREFIX + "azure-load-balancer-internal"
-DISABLE_FLOATING_IP = ANNOTATION_PREFIX + "azure-disable-load-balancer-floating-ip"
 DOCS = (
     "https://learn.microsoft.com/en-us/azure/load-balancer/load-balancer-troubleshoot-backend-traffic",
     "https://learn.microsoft.com/en-us/azure/aks/internal-lb",
@@ -36,13 +35,14 @@ IP_MODE_DOC = "https://kubernetes.io/docs/concepts/services-networking/service/#
 )
 def run(ctx: ServiceContext) -> Iterator[Finding]:
     svc = ctx.service
-    if not is_internal(svc):
+    if not mapping.is_internal(svc):
         raise NotApplicable("public load balancer")
     ns, name = kube.namespace(svc), kube.name(svc)
     ingress = kube.status(svc).get("loadBalancer", {}).get("ingress") or ()
     vip_text = ", ".join(i["ip"] for i in ingress if i.get("ip")) or "The VIP"
     dns_name = f"{name}.{ns}.svc.cluster.local"
-    evidence = [field_evidence("Service", svc, f"metadata.annotations[{INTERNAL}]", kube.annotations(svc)[INTERNAL])]
+    internal = kube.annotations(svc)[mapping.INTERNAL]
+    evidence = [field_evidence("Service", svc, f"metadata.annotations[{mapping.INTERNAL}]", internal)]
     evidence += [
         field_evidence("Service", svc, f"status.loadBalancer.ingress[{i}].ip", ing["ip"])
         for i, ing in enumerate(ingress)
@@ -74,40 +74,6 @@ def run(ctx: ServiceContext) -> Iterator[Finding]:
     )
     fix = Fix(f"From inside the cluster, use the Service name {dns_name} (or its ClusterIP), not the ILB IP.")
     yield ctx.finding(cause, evidence, fix=fix)
-
-
-def annotation_is_true(svc: Mapping[str, Any], key: str) -> bool:
-    """Azure boolean annotations are true only when the value equals "true", ignoring case."""
-    return str(kube.annotations(svc).get(key, "")).strip().lower() == "true"
-
-
-def is_internal(svc: Mapping[str, Any]) -> bool:
-    return annotation_is_true(svc, INTERNAL)
-
-
-def floating_ip_off(svc: Mapping[str, Any]) -> list[tuple[str, Evidence]]:
-    """Why the LB rules of this Service target nodeIP:nodePort instead of the VIP (floating IP disabled).
-
-    The annotation disables it for every rule; the provider also disables it on an internal LB's IPv6 rules.
-    """
-    out = []
-    if annotation_is_true(svc, DISABLE_FLOATING_IP):
-        value = kube.annotations(svc)[DISABLE_FLOATING_IP]
-        out.append(
-            (
-                "floating IP is disabled (the rules forward to nodeIP:nodePort)",
-                field_evidence("Service", svc, f"metadata.annotations[{DISABLE_FLOATING_IP}]", value),
-            )
-        )
-    families = kube.spec(svc).get("ipFamilies") or ()
-    if is_internal(svc) and "IPv6" in families and not out:
-        out.append(
-            (
-                "the provider disables floating IP on internal IPv6 rules (IPv6 flows go to nodeIP:nodePort)",
-                field_evidence("Service", svc, "spec.ipFamilies", ",".join(families)),
-            )
-        )
-    return out
 
 
 def _proxy_ip_mode(svc: Mapping[str, Any]) -> list[tuple[str, Evidence]]:

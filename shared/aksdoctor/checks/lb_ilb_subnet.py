@@ -14,11 +14,10 @@ from typing import Any
 
 from aksdoctor import kube, shell
 from aksdoctor.azure import mapping
-from aksdoctor.azure.resources import prop, resource_group_of
-from aksdoctor.checks._lb_azure import annotate, optional_fact
-from aksdoctor.checks.azure_lb_limits import field
+from aksdoctor.azure.resources import arm_field, prop, resource_group_of
+from aksdoctor.checks._lb_azure import annotate, cloud_config
 from aksdoctor.checks.base import NotApplicable, ServiceContext, check, field_evidence
-from aksdoctor.checks.provider_errors import EVENT_FACTS, cloud_config, with_azure_side
+from aksdoctor.checks.provider_errors import EVENT_FACTS, with_azure_side
 from aksdoctor.errors import FactUnavailable
 from aksdoctor.model import Evidence, Finding, Fix, Severity
 
@@ -125,17 +124,17 @@ def _read_cluster_vnet(ctx: ServiceContext) -> _Vnet | None:
 
 def _node_subnet_ids(ctx: ServiceContext) -> Iterator[str]:
     """Subnet ids of the scale sets' NIC configurations and of standalone NICs (availability-set nodes)."""
-    for vmss in optional_fact(ctx, "azure_vm_scale_sets"):
-        network = field(field(vmss, "virtualMachineProfile"), "networkProfile")
-        for nic in field(network, "networkInterfaceConfigurations") or ():
+    for vmss in ctx.fact_or("azure_vm_scale_sets", ()):
+        network = arm_field(arm_field(vmss, "virtualMachineProfile"), "networkProfile")
+        for nic in arm_field(network, "networkInterfaceConfigurations") or ():
             yield from _subnet_ids(nic)
-    for nic in optional_fact(ctx, "azure_network_interfaces"):
+    for nic in ctx.fact_or("azure_network_interfaces", ()):
         yield from _subnet_ids(nic)
 
 
 def _subnet_ids(nic: Mapping[str, Any]) -> Iterator[str]:
-    for config in field(nic, "ipConfigurations") or ():
-        subnet = field(config, "subnet")
+    for config in arm_field(nic, "ipConfigurations") or ():
+        subnet = arm_field(config, "subnet")
         if isinstance(subnet, Mapping) and subnet.get("id"):
             yield str(subnet["id"])
 

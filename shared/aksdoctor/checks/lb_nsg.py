@@ -17,11 +17,16 @@ from aksdoctor import knowledge, kube, shell
 from aksdoctor.azure import mapping, nsg, pool, providerid
 from aksdoctor.azure.mapping import ref_id
 from aksdoctor.azure.nsg import INBOUND, NIC, SUBNET, AddressSpace, Flow, NetworkSecurityGroup, Verdict
-from aksdoctor.azure.resources import prop
-from aksdoctor.checks._lb_azure import CONFIG_FACTS, capped, config, describe_service, require_azure_service
-from aksdoctor.checks.azure_lb_limits import field as arm_field
+from aksdoctor.azure.resources import arm_field, prop
+from aksdoctor.checks._lb_azure import (
+    CONFIG_FACTS,
+    capped,
+    config,
+    describe_service,
+    provider_config,
+    require_azure_service,
+)
 from aksdoctor.checks.base import NotApplicable, ServiceContext, Skipped, check, field_evidence
-from aksdoctor.checks.lb_public_ip_config import provider_config
 from aksdoctor.errors import FactUnavailable
 from aksdoctor.model import Evidence, Finding, Fix, Severity
 

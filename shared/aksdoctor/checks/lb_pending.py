@@ -20,8 +20,7 @@ from aksdoctor.checks.base import (
     field_evidence,
     log_evidence,
 )
-from aksdoctor.checks.provider_errors import OWNER, ServiceErrors, Sighting, cluster_meta, service_errors
-from aksdoctor.errors import FactUnavailable
+from aksdoctor.checks.provider_errors import OWNER, ServiceErrors, Sighting, service_errors
 from aksdoctor.model import Finding, Fix, Severity
 
 PROVISIONING = timedelta(minutes=2)  # a new Service usually gets its IP within this
@@ -89,11 +88,8 @@ def run(ctx: ServiceContext) -> Iterator[Finding]:
 
 def _age(ctx: ServiceContext) -> timedelta | None:
     created = kube.parse_time(kube.meta(ctx.service).get("creationTimestamp"))
-    try:
-        now = ctx.now
-    except FactUnavailable:
-        return None
-    if created is None or created > now:
+    now = ctx.fact_or("now")
+    if now is None or created is None or created > now:
         return None
     return now - created
 
@@ -146,7 +142,7 @@ def _fix(ctx: ServiceContext, errors: ServiceErrors, no_nodes: bool, severity: S
         shell.command("kubectl", "get", "events", "-n", ns, "--field-selector", selector),
     ]
     if not errors.logs_read:
-        meta = cluster_meta(ctx)
+        meta = ctx.cluster_meta()
         if meta.subscription_id and meta.resource_group and meta.name:
             cluster_id = (
                 f"/subscriptions/{meta.subscription_id}/resourceGroups/{meta.resource_group}"

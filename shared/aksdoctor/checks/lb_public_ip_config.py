@@ -13,14 +13,21 @@ from typing import Any
 
 from aksdoctor import knowledge, kube, shell
 from aksdoctor.azure import mapping
-from aksdoctor.azure.resources import prop, resource_group_of
+from aksdoctor.azure.resources import prop, resource_group_of, sku_name
+from aksdoctor.checks._lb_azure import (
+    annotate,
+    attached_to,
+    cloud_config,
+    describe_service,
+    managed_cluster,
+    provider_config,
+    public_ip_evidence,
+)
 from aksdoctor.checks.base import NotApplicable, ServiceContext, check, field_evidence
-from aksdoctor.checks.provider_errors import EVENT_FACTS, cloud_config, with_azure_side
-from aksdoctor.errors import FactUnavailable
+from aksdoctor.checks.provider_errors import EVENT_FACTS, with_azure_side
 from aksdoctor.model import Evidence, Finding, Fix, Severity
 
 ID = "lb.public-ip-config"
-DNS_LABEL = mapping.PREFIX + "azure-dns-label-name"
 DOCS = (
     "https://learn.microsoft.com/en-us/azure/aks/static-ip",
     "https://cloud-provider-azure.sigs.k8s.io/topics/loadbalancer/",
@@ -56,7 +63,7 @@ def _azure_side(ctx: ServiceContext) -> Iterator[Finding]:
     config = provider_config(ctx)
     expected = mapping.expected_public_ip(svc, config=config)
     byo = [e for e in expected if not e.managed]
-    label = kube.annotations(svc).get(DNS_LABEL)
+    label = kube.annotations(svc).get(mapping.DNS_LABEL)
     if not byo and label is None:
         raise NotApplicable("the Service asks for no particular public IP and no DNS label")
     pips = ctx.fact("azure_public_ips")
@@ -65,23 +72,6 @@ def _azure_side(ctx: ServiceContext) -> Iterator[Finding]:
         yield from _byo_findings(ctx, exp, pips, default_rg, config)
     if label is not None:
         yield from _dns_findings(ctx, str(label).strip(), expected, pips)
-
-
-def _managed_cluster(ctx: ServiceContext) -> Mapping[str, Any] | None:
-    try:
-        clusters = ctx.fact("azure_managed_clusters")
-    except FactUnavailable:
-        return None
-    return clusters[0] if len(clusters) == 1 else None
-
-
-def provider_config(ctx: ServiceContext) -> mapping.ProviderConfig:
-    """The provider's settings: from its cloud config, else the AKS managed cluster, else AKS's defaults."""
-    cfg = cloud_config(ctx)
-    if cfg:
-        return mapping.config_from(cloud_config=cfg.values)
-    cluster = _managed_cluster(ctx)
-    return mapping.config_from(managed_cluster=cluster) if cluster else mapping.DEFAULT_CONFIG
 
 
 def _default_resource_group(ctx: ServiceContext) -> str:
@@ -171,28 +161,6 @@ def _asked_evidence(svc: Mapping[str, Any], exp: mapping.ExpectedPublicIP) -> li
     return out
 
 
-def attached_to(pip: Mapping[str, Any]) -> str:
-    """What the public IP serves: its ipConfiguration (LB frontend, NIC) or NAT gateway id; "" when unattached."""
-    return str((prop(pip, "ipConfiguration") or {}).get("id") or (prop(pip, "natGateway") or {}).get("id") or "")
-
-
-def public_ip_evidence(pip: Mapping[str, Any]) -> Evidence:
-    """A public IP's id and the fields that decide whether it can serve (or is orphaned)."""
-    attached = attached_to(pip)
-    tags = pip.get("tags") or {}
-    parts = [
-        f"sku={(pip.get('sku') or {}).get('name', '<absent>')}",
-        f"allocation={prop(pip, 'publicIPAllocationMethod') or '<absent>'}",
-        f"ipAddress={prop(pip, 'ipAddress') or '<none>'}",
-        f"ipConfiguration={attached or '<none>'}",
-        "tags={" + ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) + "}",
-    ]
-    label = (prop(pip, "dnsSettings") or {}).get("domainNameLabel")
-    if label:
-        parts.append(f"dnsSettings.domainNameLabel={label}")
-    return Evidence("Azure", str(pip.get("id") or pip.get("name") or ""), " ".join(parts))
-
-
 def _not_in_group(
     ctx: ServiceContext,
     exp: mapping.ExpectedPublicIP,
@@ -211,13 +179,13 @@ def _not_in_group(
             f"The Service asks for {wanted} ({exp.how}); the provider looks for it in resource group {rg} "
             f"({where}), but it is in {other}: set azure-load-balancer-resource-group: {other}."
         )
-        annotate = _annotate(svc, mapping.RESOURCE_GROUP, other)
+        command = annotate(svc, mapping.RESOURCE_GROUP, other)
         summary = (
             f"Point the Service at resource group {other}. The cloud provider identity then needs read and join "
             f"permission on the IP there (Network Contributor on {other}, or a role with "
             "Microsoft.Network/publicIPAddresses/read and /join/action)."
         )
-        return ctx.finding(cause, [*asked, public_ip_evidence(pip)], fix=Fix(summary, (annotate,)))
+        return ctx.finding(cause, [*asked, public_ip_evidence(pip)], fix=Fix(summary, (command,)))
     groups = sorted({resource_group_of(str(p.get("id") or "")) for p in pips} - {""}, key=str.lower)
     cause = (
         f"The Service asks for {wanted} ({exp.how}), but no public IP listed in resource group {rg} ({where}) "
@@ -230,20 +198,7 @@ def _not_in_group(
         f"{len(pips)} public IP(s) listed; none " + (f"named {exp.name}" if exp.name else f"with address {exp.ip}"),
     )
     if exp.name:
-        command = shell.command(
-            "az",
-            "network",
-            "public-ip",
-            "create",
-            "--resource-group",
-            rg,
-            "--name",
-            exp.name,
-            "--sku",
-            "Standard",
-            "--allocation-method",
-            "Static",
-        )
+        command = _create_public_ip(rg, exp.name, "Standard")
         summary = (
             f"Create the public IP in {rg} (Standard, static), or correct azure-pip-name / "
             "azure-load-balancer-resource-group to name an existing one."
@@ -259,11 +214,18 @@ def _not_in_group(
     return ctx.finding(cause, [*asked, listed], fix=Fix(summary, (command,)))
 
 
+def _create_public_ip(rg: str, name: str, sku: str) -> str:
+    return shell.command(
+        "az", "network", "public-ip", "create", "--resource-group", rg, "--name", name, "--sku", sku,
+        "--allocation-method", "Static",
+    )  # fmt: skip
+
+
 def _sku_mismatch(
     ctx: ServiceContext, pip: Mapping[str, Any], evidence: list[Evidence], config: mapping.ProviderConfig
 ) -> Iterator[Finding]:
     lb_sku, lb_evidence = _lb_sku(ctx, config)
-    pip_sku = str((pip.get("sku") or {}).get("name") or "Basic")  # ARM's default SKU is Basic
+    pip_sku = sku_name(pip) or "Basic"  # ARM's default SKU is Basic
     if not lb_sku or pip_sku.lower() == lb_sku.lower():
         return
     cause = (
@@ -271,20 +233,7 @@ def _sku_mismatch(
         "whose public IP SKU differs from the load balancer's, so the Service cannot get this IP."
     )
     rg = resource_group_of(str(pip.get("id") or ""))
-    create = shell.command(
-        "az",
-        "network",
-        "public-ip",
-        "create",
-        "--resource-group",
-        rg,
-        "--name",
-        f"{pip.get('name')}-{lb_sku.lower()}",
-        "--sku",
-        lb_sku,
-        "--allocation-method",
-        "Static",
-    )
+    create = _create_public_ip(rg, f"{pip.get('name')}-{lb_sku.lower()}", lb_sku)
     summary = (
         f"Use a {lb_sku} public IP (create one and point azure-pip-name or azure-load-balancer-ipv4 at it). Basic "
         "load balancers and Basic public IPs were retired on 30 September 2025: move both to Standard."
@@ -295,16 +244,12 @@ def _sku_mismatch(
 def _lb_sku(ctx: ServiceContext, config: mapping.ProviderConfig) -> tuple[str, Evidence | None]:
     """The SKU of the load balancer the Service goes on: from that LB, else the cloud config, else the AKS cluster."""
     names = {n.lower() for n in mapping.expected_lb_names(ctx.service, config=config)}
-    try:
-        lbs = ctx.fact("azure_load_balancers")
-    except FactUnavailable:
-        lbs = []
-    for lb in lbs:
-        sku = (lb.get("sku") or {}).get("name")
+    for lb in ctx.fact_or("azure_load_balancers", []):
+        sku = sku_name(lb)
         if str(lb.get("name") or "").lower() in names and sku:
-            return str(sku), Evidence("Azure", f"{lb.get('id')} sku.name", str(sku))
+            return sku, Evidence("Azure", f"{lb.get('id')} sku.name", sku)
     cfg = cloud_config(ctx)
-    cluster = _managed_cluster(ctx)
+    cluster = managed_cluster(ctx)
     if cfg:  # the provider's default without loadBalancerSku is Basic
         evidence = Evidence("Config", cfg.source, cfg.describe("loadBalancerSku"))
     elif cluster:
@@ -379,8 +324,8 @@ def _dns_findings(
 ) -> Iterator[Finding]:
     svc = ctx.service
     own = _service_public_ip(svc, expected, pips)
-    asked = field_evidence("Service", svc, f"metadata.annotations[{DNS_LABEL}]", label)
-    relabel = _annotate(svc, DNS_LABEL, "<label>")
+    asked = field_evidence("Service", svc, f"metadata.annotations[{mapping.DNS_LABEL}]", label)
+    relabel = annotate(svc, mapping.DNS_LABEL, "<label>")
     if own is None:
         return  # no public IP yet: the events (or lb.pending) tell why
     current = _label_of(own)
@@ -431,19 +376,12 @@ def _dns_findings(
         else f"The Service's empty azure-dns-label-name asks to remove the label, but public IP {own.get('name')} "
         f"still has {_label_text(current)}."
     )
-    describe = shell.command("kubectl", "-n", kube.namespace(svc), "describe", "service", kube.name(svc))
     yield ctx.finding(
         cause,
         evidence,
-        fix=Fix("Look at the Service's events for the failed sync.", (describe,)),
+        fix=Fix("Look at the Service's events for the failed sync.", (describe_service(svc),)),
         severity=Severity.WARNING,
     )
-
-
-def _annotate(svc: Mapping[str, Any], key: str, value: str) -> str:
-    """Same command as _lb_azure.annotate (which imports this module, so it cannot be imported here)."""
-    ns, name = kube.namespace(svc), kube.name(svc)
-    return shell.command("kubectl", "-n", ns, "annotate", "service", name, f"{key}={value}", "--overwrite")
 
 
 def _label_text(label: str) -> str:

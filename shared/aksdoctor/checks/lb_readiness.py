@@ -8,15 +8,15 @@ while a share of the connections lands on the broken pod.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from aksdoctor import kube, shell
-from aksdoctor.checks.base import NotApplicable, ServiceContext, check, field_evidence
+from aksdoctor import kube
+from aksdoctor.checks._pods import live_pods, pod_list, workload_command
+from aksdoctor.checks.base import ServiceContext, check, field_evidence
 from aksdoctor.model import Finding, Fix
 
 DOCS = ("https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/",)
-MAX_LISTED = 5
 
 
 @check(
@@ -30,14 +30,14 @@ MAX_LISTED = 5
 def run(ctx: ServiceContext) -> Iterator[Finding]:
     svc = ctx.service
     pods = live_pods(ctx)
-    targets = {target_port(p) for p in kube.spec(svc).get("ports") or ()}
+    targets = {kube.target_port(p) for p in kube.spec(svc).get("ports") or ()}
     # workload -> (containers without a probe, pods, one example pod)
     missing: dict[tuple[str, str], tuple[set[str], list[str], Mapping[str, Any]]] = {}
     for pod in pods:
         unprobed = _unprobed_containers(pod, targets)
         if not unprobed:
             continue
-        entry = missing.setdefault(workload(pod), (set(), [], pod))
+        entry = missing.setdefault(kube.workload(pod), (set(), [], pod))
         entry[0].update(unprobed)
         entry[1].append(kube.name(pod))
     if not missing:
@@ -67,56 +67,10 @@ def run(ctx: ServiceContext) -> Iterator[Finding]:
     yield ctx.finding(cause, evidence, fix=fix)
 
 
-def live_pods(ctx: ServiceContext) -> list[dict]:
-    """The Service's pods that can still become endpoints; NotApplicable when there are none."""
-    if not kube.spec(ctx.service).get("selector"):
-        raise NotApplicable("Service has no selector (endpoints are managed by hand)")
-    pods = [p for p in ctx.pods if not kube.pod_is_terminal(p)]
-    if not pods:
-        raise NotApplicable("no running pods selected (lb.no-endpoints covers that)")
-    return pods
-
-
-def serving_containers(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Containers whose ports back Service endpoints: regular ones plus sidecars (restartPolicy Always)."""
-    sidecars = [c for c in kube.spec(pod).get("initContainers") or () if c.get("restartPolicy") == "Always"]
-    return [*kube.containers(pod), *sidecars]
-
-
-def workload(pod: Mapping[str, Any]) -> tuple[str, str]:
-    """(kind, name) of what manages a pod: a ReplicaSet's Deployment when the name says so, else the controller."""
-    owner = next((o for o in kube.meta(pod).get("ownerReferences") or () if o.get("controller")), None)
-    owner = owner or next(iter(kube.meta(pod).get("ownerReferences") or ()), None)
-    if not owner:
-        return "Pod", kube.name(pod)
-    kind, name = owner.get("kind") or "", owner.get("name") or ""
-    template_hash = kube.labels(pod).get("pod-template-hash")
-    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
-        return "Deployment", name.removesuffix(f"-{template_hash}")
-    return kind, name
-
-
-def workload_command(namespace: str, kind: str, name: str) -> str:
-    return shell.command("kubectl", "-n", namespace, "get", kind.lower(), name, "-o", "yaml")
-
-
-def pod_list(names: Iterable[str]) -> str:
-    names = sorted(names)
-    shown = ", ".join(names[:MAX_LISTED])
-    more = len(names) - MAX_LISTED
-    return f"{len(names)} pod(s): {shown}" + (f" and {more} more" if more > 0 else "")
-
-
-def target_port(port: Mapping[str, Any]) -> int | str:
-    """A Service port's targetPort (a number or a container port name); absent means the same as `port`."""
-    target = port.get("targetPort")
-    return port.get("port") if target in (None, "", 0) else target
-
-
 def _unprobed_containers(pod: Mapping[str, Any], targets: set[Any]) -> list[str]:
     """Containers that serve the Service without a probe: the ones declaring a target port, else all of them
     when no container of the pod has a probe (a sidecar without one does not hide a probed app)."""
-    containers = serving_containers(pod)
+    containers = kube.serving_containers(pod)
     serving = [c for c in containers if any(_declares(c, t) for t in targets)]
     if serving:
         return [c.get("name") or "" for c in serving if not c.get("readinessProbe")]

@@ -13,15 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from aksdoctor import kube, shell
+from aksdoctor.checks._pods import live_pods, pod_list, workload_command
 from aksdoctor.checks.base import ServiceContext, check, field_evidence
-from aksdoctor.checks.lb_readiness import (
-    live_pods,
-    pod_list,
-    serving_containers,
-    target_port,
-    workload,
-    workload_command,
-)
 from aksdoctor.model import Evidence, Finding, Fix
 
 DOCS = (
@@ -61,7 +54,7 @@ def _check_port(
     by_ports: Mapping[tuple[DeclaredPort, ...], list[dict]],
     total: int,
 ) -> Finding | None:
-    target = target_port(port)
+    target = kube.target_port(port)
     protocol = port.get("protocol") or "TCP"
     named = isinstance(target, str)
     lacking = {
@@ -120,7 +113,7 @@ def _fix(
 ) -> Fix:
     svc = ctx.service
     ns = kube.namespace(svc)
-    owners = list(dict.fromkeys(workload(p) for pods in lacking.values() for p in pods))
+    owners = list(dict.fromkeys(kube.workload(p) for pods in lacking.values() for p in pods))
     view = tuple(workload_command(ns, kind, name) for kind, name in owners[:2])
     candidates = {(d[1], d[2]) for declared in lacking for d in declared if d[3] == protocol}
     numbers = {number for _, number in candidates}
@@ -154,7 +147,7 @@ def _declared_ports(pod: Mapping[str, Any]) -> tuple[DeclaredPort, ...]:
     return tuple(
         sorted(
             (c.get("name") or "", p.get("name") or "", int(p.get("containerPort") or 0), p.get("protocol") or "TCP")
-            for c in serving_containers(pod)
+            for c in kube.serving_containers(pod)
             for p in c.get("ports") or ()
         )
     )

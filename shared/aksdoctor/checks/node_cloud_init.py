@@ -12,20 +12,13 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from aksdoctor import kube, shell
+from aksdoctor import knowledge, kube, shell
 from aksdoctor.azure import providerid as pid
-from aksdoctor.checks._nodes import (
-    EVIDENCE_CAP,
-    names_text,
-    node_knowledge,
-    nodes_resource,
-    pod_state,
-    require_nodes,
-    taint_evidence,
-)
-from aksdoctor.checks.base import CheckContext, check, field_evidence
+from aksdoctor.checks._nodes import EVIDENCE_CAP, nodes_resource, pod_state, require_nodes
+from aksdoctor.checks.base import CheckContext, check, field_evidence, taint_evidence
 from aksdoctor.errors import FactUnavailable
 from aksdoctor.model import Evidence, Finding, Fix
+from aksdoctor.text import names_text
 
 DOCS = (
     "https://kubernetes.io/docs/tasks/administer-cluster/running-cloud-controller/",
@@ -77,7 +70,7 @@ _ORDER = (pid.EMPTY, pid.HOSTNAME, pid.MALFORMED, pid.FOREIGN, TAINTED)
     also_in_lb=True,
 )
 def run(ctx: CheckContext) -> Iterator[Finding]:
-    kn = node_knowledge()
+    kn = knowledge.load("nodes")
     taint_key = kn["taints"]["uninitialized"]
     excl = kn["lb_exclusion"]
     groups: dict[str, list[dict]] = defaultdict(list)

@@ -14,23 +14,23 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from aksdoctor import kube, shell
+from aksdoctor import knowledge, kube, shell
 from aksdoctor.azure import pool
 from aksdoctor.azure import providerid as pid
-from aksdoctor.checks._nodes import (
-    EVIDENCE_CAP,
-    NAME_CAP,
+from aksdoctor.checks._nodes import EVIDENCE_CAP, nodes_resource, require_nodes
+from aksdoctor.checks.base import (
+    CheckContext,
+    NotApplicable,
+    check,
+    event_evidence,
+    field_evidence,
     label_evidence,
-    names_text,
-    node_knowledge,
-    nodes_resource,
-    require_nodes,
+    log_evidence,
     taint_evidence,
 )
-from aksdoctor.checks.base import CheckContext, NotApplicable, check, event_evidence, field_evidence, log_evidence
-from aksdoctor.errors import FactUnavailable
 from aksdoctor.facts import LogLine
 from aksdoctor.model import Evidence, Finding, Fix, Severity
+from aksdoctor.text import NAME_CAP, names_text
 
 LABEL_DOC = "https://kubernetes.io/docs/reference/labels-annotations-taints/#node-kubernetes-io-exclude-from-external-load-balancers"
 AKS_LB_DOC = "https://learn.microsoft.com/en-us/azure/aks/configure-load-balancer-standard"
@@ -58,7 +58,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
     also_in_lb=True,
 )
 def run_excluded(ctx: CheckContext) -> Iterator[Finding]:
-    kn = node_knowledge()
+    kn = knowledge.load("nodes")
     excl = kn["lb_exclusion"]
     groups: dict[str, list[tuple[dict, Evidence]]] = defaultdict(list)
     eligible = 0
@@ -102,7 +102,7 @@ def run_excluded(ctx: CheckContext) -> Iterator[Finding]:
     also_in_lb=True,
 )
 def run_virtual(ctx: CheckContext) -> Iterator[Finding]:
-    kn = node_knowledge()
+    kn = knowledge.load("nodes")
     excl = kn["lb_exclusion"]
     virtual = [n for n in require_nodes(ctx) if pid.is_virtual_node(n)]
     if not virtual:
@@ -241,11 +241,7 @@ def _escalation(ctx: CheckContext, excl: Mapping[str, Any], eligible: int, exclu
 
 
 def _no_nodes_events(ctx: CheckContext, reason: str) -> list[dict]:
-    try:
-        events = ctx.fact("events")
-    except FactUnavailable:
-        return []
-    found = [e for e in events if e.get("reason") == reason]
+    found = [e for e in ctx.fact_or("events", ()) if e.get("reason") == reason]
     return sorted(found, key=lambda e: kube.event_time(e) or _EPOCH, reverse=True)
 
 
@@ -265,10 +261,7 @@ def _virtual_marker(node: Mapping[str, Any], kn: Mapping[str, Any]) -> Evidence:
 
 def _provider_log_lines(ctx: CheckContext, names: Sequence[str], patterns: Sequence[str]) -> list[LogLine]:
     """Provider log lines that name one of these nodes with an "instance not found"-style error."""
-    try:
-        logs = ctx.fact("provider_logs")
-    except FactUnavailable:
-        return []
+    logs = ctx.fact_or("provider_logs", ())
     lowered = [p.lower() for p in patterns]
     found: list[LogLine] = []
     for log in logs:

@@ -8,24 +8,15 @@ lives on the node, so only signals that reach the API count here (node condition
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from aksdoctor import kube, shell
-from aksdoctor.checks._nodes import (
-    EVIDENCE_CAP,
-    cluster_meta,
-    daemonset_status_evidence,
-    names_text,
-    node_knowledge,
-    nodes_resource,
-    require_nodes,
-)
+from aksdoctor import knowledge, kube, kured, shell
+from aksdoctor.checks._nodes import EVIDENCE_CAP, daemonset_status_evidence, nodes_resource, require_nodes
 from aksdoctor.checks.base import CheckContext, Skipped, check, field_evidence
-from aksdoctor.errors import FactUnavailable
 from aksdoctor.model import Evidence, Finding, Fix, Severity
+from aksdoctor.text import names_text
 
 DOCS = (
     "https://learn.microsoft.com/en-us/azure/aks/node-updates-kured",
@@ -46,19 +37,17 @@ ACTION = "release-kured-lock"
     fix_action=ACTION,
 )
 def run(ctx: CheckContext) -> list[Finding]:
-    kn = node_knowledge()
-    kk = kn["kured"]
     nodes = require_nodes(ctx)
     names = {kube.name(n) for n in nodes}
-    kured = [ds for ds in ctx.fact("daemonsets") if _is_kured(ds, kk)]
-    now = _now(ctx)
-    findings = [f for ds in kured for f in _lock_findings(ctx, ds, names, now, kk)]
-    waiting = _reboot_signals(nodes, kn["reboot_signals"])
+    daemons = [ds for ds in ctx.fact("daemonsets") if kured.is_kured(ds)]
+    now = ctx.fact_or("now")
+    findings = [f for ds in daemons for f in _lock_findings(ctx, ds, names, now)]
+    waiting = _reboot_signals(nodes, knowledge.load("nodes")["reboot_signals"])
     if waiting:
-        finding = _unhandled(ctx, waiting, kured)
+        finding = _unhandled(ctx, waiting, daemons)
         if finding:
             findings.append(finding)
-    if not findings and not kured:
+    if not findings and not daemons:
         raise Skipped(
             "no reboot-required signal visible from the Kubernetes API and no kured: /var/run/reboot-required is "
             "on the node, and whether AKS reboots nodes (node OS upgrade channel) needs Azure data"
@@ -66,33 +55,18 @@ def run(ctx: CheckContext) -> list[Finding]:
     return findings
 
 
-def _is_kured(ds: Mapping[str, Any], kk: Mapping[str, Any]) -> bool:
-    if any(m in kube.name(ds) for m in kk["name_markers"]):
-        return True
-    template = kube.spec(ds).get("template") or {}
-    return any(m in (c.get("image") or "") for c in kube.containers(template) for m in kk["image_markers"])
-
-
-def _now(ctx: CheckContext) -> datetime | None:
-    try:
-        return ctx.now
-    except FactUnavailable:
-        return None
-
-
 # ---- the kured lock ---------------------------------------------------------------------------------------
 
 
-def _lock_findings(
-    ctx: CheckContext, ds: Mapping[str, Any], names: set[str], now: datetime | None, kk: Mapping[str, Any]
-) -> list[Finding]:
+def _lock_findings(ctx: CheckContext, ds: Mapping[str, Any], names: set[str], now: datetime | None) -> list[Finding]:
+    kk = kured.settings()
     annotation = kk["lock_annotation"]
     raw = kube.annotations(ds).get(annotation)
     if raw is None:
         return []
     lock_evidence = field_evidence("DaemonSet", ds, f"metadata.annotations[{annotation}]", raw)
-    fix = _release_fix(ds, annotation)
-    locks = _parse_locks(raw)
+    fix = _release_fix(ds)
+    locks = kured.parse_locks(raw)
     if locks is None:
         return [
             ctx.finding(
@@ -106,14 +80,12 @@ def _lock_findings(
         ]
     findings = []
     for lock in locks:
-        holder = str(lock.get("nodeID") or "")
+        holder = kured.holder(lock)
         created = kube.parse_time(lock.get("created"))
-        ttl = _ttl(lock.get("TTL"))
-        expires = created + ttl if created and ttl else None
-        if expires and now and now >= expires:
-            continue  # kured replaces an expired lock at the next attempt
+        if kured.expired(lock, now):
+            continue
         if holder not in names:
-            findings.append(_gone_holder(ctx, ds, holder, expires, lock_evidence, fix))
+            findings.append(_gone_holder(ctx, ds, holder, kured.expires(lock), lock_evidence, fix))
             continue
         held = now - created if now and created else None
         if held is not None and held > timedelta(hours=kk["stuck_lock_hours"]):
@@ -175,33 +147,13 @@ def _stuck_holder(
     )
 
 
-def _release_fix(ds: Mapping[str, Any], annotation: str) -> Fix:
+def _release_fix(ds: Mapping[str, Any]) -> Fix:
     return Fix(
         "Remove the lock annotation (kured takes it again when a node needs a reboot; with several holders this "
         "releases all of them), and run kured with --lock-ttl (e.g. 30m) so a lock left by a lost node expires.",
-        (shell.command("kubectl", "-n", kube.namespace(ds), "annotate", "daemonset", kube.name(ds), f"{annotation}-"),),
+        (kured.release_command(ds),),
         ACTION,
     )
-
-
-def _parse_locks(raw: str) -> list[Mapping[str, Any]] | None:
-    """The lock entries: one object, or kured's multi-lock `{"maxOwners": n, "locks": [...]}`; None if unreadable."""
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(doc, dict):
-        return None
-    if "locks" in doc:
-        return [lock for lock in doc.get("locks") or () if isinstance(lock, dict)]
-    return [doc]
-
-
-def _ttl(value: Any) -> timedelta | None:
-    """kured writes the TTL as a Go time.Duration: integer nanoseconds; 0 means none."""
-    if isinstance(value, (int, float)) and value > 0:
-        return timedelta(microseconds=value / 1000)
-    return None
 
 
 # ---- nodes that need a reboot -----------------------------------------------------------------------------
@@ -229,13 +181,13 @@ def _reboot_signals(nodes: Sequence[Mapping[str, Any]], signals: Mapping[str, An
 
 
 def _unhandled(
-    ctx: CheckContext, waiting: Sequence[tuple[dict, Evidence]], kured: Sequence[Mapping[str, Any]]
+    ctx: CheckContext, waiting: Sequence[tuple[dict, Evidence]], daemons: Sequence[Mapping[str, Any]]
 ) -> Finding | None:
     nodes = [n for n, _ in waiting]
     head = f"{len(nodes)} node(s) ({names_text([kube.name(n) for n in nodes])}) report that they need a reboot"
     evidence = [e for _, e in waiting[:EVIDENCE_CAP]]
-    if kured:
-        idle = [ds for ds in kured if _not_ready_everywhere(ds)]
+    if daemons:
+        idle = [ds for ds in daemons if _not_ready_everywhere(ds)]
         if not idle:
             return None  # kured is running and will take them in turn
         ds = idle[0]
@@ -251,8 +203,8 @@ def _unhandled(
             resource=nodes_resource(ctx, nodes),
         )
     commands = []
-    meta = cluster_meta(ctx)
-    if meta:
+    meta = ctx.cluster_meta()
+    if meta.identified:
         group = ("-g", meta.resource_group, "-n", meta.name)
         commands = [
             shell.command("az", "aks", "show", *group, "--query", "autoUpgradeProfile.nodeOsUpgradeChannel"),

@@ -16,10 +16,11 @@ from typing import Any
 from aksdoctor import kube, shell
 from aksdoctor.azure import providerid as pid
 from aksdoctor.azure.resources import prop, resource_group_of
-from aksdoctor.checks._nodes import EVIDENCE_CAP, NAME_CAP, names_text, nodes_resource, require_nodes
+from aksdoctor.checks._nodes import EVIDENCE_CAP, nodes_resource, require_nodes
 from aksdoctor.checks.base import CheckContext, Skipped, check, field_evidence
 from aksdoctor.errors import FactUnavailable
 from aksdoctor.model import Evidence, Finding, Fix, Severity
+from aksdoctor.text import NAME_CAP, names_text
 
 VM_FACTS = {"vmss": "azure_vmss_vms", "vm": "azure_virtual_machines"}
 NEEDS = ("nodes",)

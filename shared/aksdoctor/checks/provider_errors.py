@@ -20,8 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from aksdoctor import knowledge, kube, shell
-from aksdoctor.azure.cloud_config import CloudConfig
+from aksdoctor.azure import mapping
 from aksdoctor.azure.errors import AzureError, classify
+from aksdoctor.azure.resources import resource_group_of
 from aksdoctor.checks.base import (
     NotApplicable,
     ServiceContext,
@@ -36,13 +37,6 @@ from aksdoctor.facts import LogLine
 from aksdoctor.model import Evidence, Finding, Fix, Severity
 from aksdoctor.sources.base import ClusterMeta
 
-ANNOTATION = "service.beta.kubernetes.io/"
-INTERNAL = ANNOTATION + "azure-load-balancer-internal"
-SUBNET = ANNOTATION + "azure-load-balancer-internal-subnet"
-LB_RESOURCE_GROUP = ANNOTATION + "azure-load-balancer-resource-group"
-DNS_LABEL = ANNOTATION + "azure-dns-label-name"
-PIP_NAME = ANNOTATION + "azure-pip-name"
-IPV4 = ANNOTATION + "azure-load-balancer-ipv4"
 LOG_EVIDENCE_CAP = 2  # log lines cited per finding next to the newest event
 MESSAGE_CAP = 400  # characters of Azure's message repeated in a cause (the evidence keeps all of it)
 
@@ -126,7 +120,7 @@ def _read_service_errors(ctx: ServiceContext) -> ServiceErrors:
         logs_read = True
     except FactUnavailable:
         lines, logs_read = (), False
-    now = _now(ctx)
+    now = ctx.fact_or("now")
     for line in lines:
         errors = classified(line.text)
         if errors:
@@ -159,29 +153,6 @@ def log_time(text: str, now: datetime | None) -> datetime | None:
         if when <= now:
             return when
     return None
-
-
-def _now(ctx: ServiceContext) -> datetime | None:
-    try:
-        return ctx.now
-    except FactUnavailable:
-        return None
-
-
-def cluster_meta(ctx: ServiceContext) -> ClusterMeta:
-    try:
-        return ctx.fact("cluster")
-    except FactUnavailable:
-        return ClusterMeta()
-
-
-def cloud_config(ctx: ServiceContext) -> CloudConfig | None:
-    """The cloud provider's config (optional fact `cloud_config`) when it could be read and parsed."""
-    try:
-        config = ctx.fact("cloud_config")
-    except FactUnavailable:
-        return None
-    return None if config.problem else config
 
 
 # ---- the family ------------------------------------------------------------------------------------------
@@ -363,11 +334,6 @@ def _resource_group_scope(resource_id: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _resource_group(resource_id: str | None) -> str | None:
-    m = re.search(r"/resourceGroups/([^/]+)", resource_id or "", re.I)
-    return m.group(1) if m else None
-
-
 def _placeholder(value: str | None, name: str) -> str:
     return value or f"<{name}>"
 
@@ -384,7 +350,7 @@ def _service_fields(svc: Mapping[str, Any], keys: Iterable[str]) -> list[tuple[s
             value = annotations.get(key)
             path = f"metadata.annotations[{key}]"
         if value is not None:
-            out.append((key.removeprefix(ANNOTATION), str(value), field_evidence("Service", svc, path, value)))
+            out.append((key.removeprefix(mapping.PREFIX), str(value), field_evidence("Service", svc, path, value)))
     return out
 
 
@@ -401,9 +367,9 @@ def _advise_auth(ctx: ServiceContext, err: AzureError, _: Sighting) -> Advice:
     who = f" (app {err.principal})" if err.principal else ""
     detail = f"The cloud provider identity{who} cannot sign in to Azure: {_code(err)}: {err.meaning}.{_said(err)}"
     if err.code in _RESET_CODES:
-        return detail, (), _reset_sp_fix(err, cluster_meta(ctx))
+        return detail, (), _reset_sp_fix(err, ctx.cluster_meta())
     if err.code == "identity-not-found":
-        return detail, (), _identity_fix(cluster_meta(ctx))
+        return detail, (), _identity_fix(ctx.cluster_meta())
     return detail, (), Fix(_sentence(err.fix))
 
 
@@ -510,7 +476,7 @@ def _role_for(action: str | None) -> str:
 def _advise_policy(ctx: ServiceContext, err: AzureError, seen: Sighting) -> Advice:
     m = _POLICY_ASSIGNMENT.search(err.message) or _POLICY_ASSIGNMENT.search(seen.evidence.detail.replace("\\", ""))
     assignment = m.group() if m else None
-    meta = cluster_meta(ctx)
+    meta = ctx.cluster_meta()
     scope = _resource_group_scope(err.resource_id or "") or (
         f"/subscriptions/{meta.subscription_id}/resourceGroups/{meta.node_resource_group}"
         if meta.subscription_id and meta.node_resource_group
@@ -534,7 +500,7 @@ def _advise_policy(ctx: ServiceContext, err: AzureError, seen: Sighting) -> Advi
 
 
 def _advise_lock(err: AzureError) -> Advice:
-    rg = _resource_group(err.scope)
+    rg = resource_group_of(err.scope or "")
     target = f" on {err.resource_id}" if err.resource_id else ""
     detail = (
         f"A management lock on {err.scope or 'a parent scope'} blocks the provider's change{target} ({_code(err)})."
@@ -557,7 +523,7 @@ _UNATTACHED_PIPS = (
 
 
 def _advise_quota(ctx: ServiceContext, err: AzureError, _: Sighting) -> Advice:
-    meta = cluster_meta(ctx)
+    meta = ctx.cluster_meta()
     limit = f" (limit {err.limit})" if err.limit else ""
     what = err.quota if err.quota and err.quota != err.code else err.code
     detail = f"An Azure limit is exhausted: {what}{limit}: {err.meaning}.{_said(err)}"
@@ -572,7 +538,7 @@ def _advise_quota(ctx: ServiceContext, err: AzureError, _: Sighting) -> Advice:
         )
         return detail, (), Fix(summary, (usages, orphans), "delete-orphaned-ips")
     if "frontendipconfiguration" in code:
-        lb = "kubernetes-internal" if _is_internal(ctx.service) else "kubernetes"
+        lb = "kubernetes-internal" if mapping.is_internal(ctx.service) else "kubernetes"
         command = _cmd("az network lb frontend-ip list", resource_group=nrg, lb_name=lb, output="table")
         return detail, (), Fix(_sentence(err.fix), (command,))
     if code == "nsg-priorities-exhausted":
@@ -582,10 +548,6 @@ def _advise_quota(ctx: ServiceContext, err: AzureError, _: Sighting) -> Advice:
     if code == "lb-rule-limit":
         return detail, (), Fix(_sentence(err.fix))
     return detail, (), Fix(_sentence(err.fix), (usages,))
-
-
-def _is_internal(svc: Mapping[str, Any]) -> bool:
-    return str(kube.annotations(svc).get(INTERNAL, "")).lower() == "true"
 
 
 # ---- lb.throttled ----------------------------------------------------------------------------------------
@@ -613,13 +575,13 @@ def _advise_throttle(ctx: ServiceContext, err: AzureError, _: Sighting) -> Advic
 # ---- lb.public-ip-config ---------------------------------------------------------------------------------
 
 _PIP_FIELDS = (
-    PIP_NAME,
-    PIP_NAME + "-ipv6",
-    IPV4,
-    ANNOTATION + "azure-load-balancer-ipv6",
+    mapping.PIP_NAME[False],
+    mapping.PIP_NAME[True],
+    mapping.LB_IP[False],
+    mapping.LB_IP[True],
     "spec.loadBalancerIP",
-    LB_RESOURCE_GROUP,
-    ANNOTATION + "azure-pip-prefix-id",
+    mapping.RESOURCE_GROUP,
+    mapping.PIP_PREFIX_ID[False],
 )
 _DNS_COLUMNS = '{name:name, resourceGroup:resourceGroup, service:tags."k8s-azure-dns-label-service"}'
 _PIP_COLUMNS = "{name:name, resourceGroup:resourceGroup, ip:ipAddress, sku:sku.name, attachedTo:ipConfiguration.id}"
@@ -629,7 +591,7 @@ def _advise_public_ip(ctx: ServiceContext, err: AzureError, _: Sighting) -> Advi
     svc = ctx.service
     ns, name = kube.namespace(svc), kube.name(svc)
     label_err = err.category == "dns-label"
-    found = _service_fields(svc, (DNS_LABEL,) if label_err else _PIP_FIELDS)
+    found = _service_fields(svc, (mapping.DNS_LABEL,) if label_err else _PIP_FIELDS)
     detail = f"{_code(err)}: {err.meaning}.{_said(err)}"
     if found:
         detail += f" The Service sets {_sets_text(found)}."
@@ -638,16 +600,18 @@ def _advise_public_ip(ctx: ServiceContext, err: AzureError, _: Sighting) -> Advi
             " The Service sets none of the public IP annotations (azure-pip-name, azure-load-balancer-ipv4, "
             "spec.loadBalancerIP)."
         )
-    values = {key.removeprefix(ANNOTATION): value for key, value, _ in found}
+    values = {key.removeprefix(mapping.PREFIX): value for key, value, _ in found}
     commands = []
     if label_err:
         label = values.get("azure-dns-label-name", "")
         query = f"[?dnsSettings.domainNameLabel==`{json.dumps(label)}`].{_DNS_COLUMNS}"
         if label and err.code != "InvalidDomainNameLabel":
             commands.append(_cmd("az network public-ip list", query=query, output="table"))
-        commands.append(_cmd("kubectl annotate service", name, f"{DNS_LABEL}=<label>", "--overwrite", namespace=ns))
+        commands.append(
+            _cmd("kubectl annotate service", name, f"{mapping.DNS_LABEL}=<label>", "--overwrite", namespace=ns)
+        )
     else:
-        rg = values.get("azure-load-balancer-resource-group") or cluster_meta(ctx).node_resource_group
+        rg = values.get("azure-load-balancer-resource-group") or ctx.cluster_meta().node_resource_group
         ip = values.get("azure-load-balancer-ipv4") or values.get("spec.loadBalancerIP")
         if "azure-pip-name" in values:
             pip = values["azure-pip-name"]
@@ -671,11 +635,13 @@ _SUBNET_IN_MESSAGE = re.compile(r"failed to get subnet: ([\w.-]+)/([\w.-]+)")
 
 
 def _advise_subnet(ctx: ServiceContext, err: AzureError, seen: Sighting) -> Advice:
-    found = _service_fields(ctx.service, (INTERNAL, SUBNET, IPV4, "spec.loadBalancerIP"))
+    found = _service_fields(
+        ctx.service, (mapping.INTERNAL, mapping.INTERNAL_SUBNET, mapping.LB_IP[False], "spec.loadBalancerIP")
+    )
     detail = f"{_code(err)}: {err.meaning}.{_said(err)}"
     if found:
         detail += f" The Service sets {_sets_text(found)}."
-    annotated = kube.annotations(ctx.service).get(SUBNET)
+    annotated = kube.annotations(ctx.service).get(mapping.INTERNAL_SUBNET)
     if annotated is None:
         detail += " It has no azure-load-balancer-internal-subnet annotation, so the cloud config's subnetName is used."
     rg = vnet = None

@@ -8,13 +8,11 @@ with API Server VNet Integration have no tunnel: the API server reaches the node
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from aksdoctor import kube, shell
-from aksdoctor.checks._nodes import EVIDENCE_CAP, cluster_meta, label_evidence, node_knowledge, pod_state
-from aksdoctor.checks.base import CheckContext, NotApplicable, Skipped, check
-from aksdoctor.errors import FactUnavailable
+from aksdoctor import kube, shell, tunnel
+from aksdoctor.checks._nodes import EVIDENCE_CAP, pod_state
+from aksdoctor.checks.base import CheckContext, NotApplicable, Skipped, check, label_evidence
 from aksdoctor.model import Evidence, Finding, Fix, Severity
 
 DOCS = (
@@ -23,19 +21,6 @@ DOCS = (
 )
 ACTION = "restart-tunnel"
 SYMPTOM = "Error from server: error dialing backend: dial tcp <node-ip>:10250: i/o timeout"
-
-
-@dataclass
-class _Component:
-    """One tunnel component found in kube-system: its knowledge entry, Deployment and pods."""
-
-    spec: Mapping[str, Any]
-    deployment: Mapping[str, Any] | None = None
-    pods: list[dict] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.spec["name"]
 
 
 @check(
@@ -49,11 +34,11 @@ class _Component:
     fix_action=ACTION,
 )
 def run(ctx: CheckContext) -> list[Finding]:
-    tk = node_knowledge()["tunnel"]
+    tk = tunnel.settings()
     pods = ctx.fact("system_pods")
     if not pods:
         raise Skipped("no kube-system pods in the data")
-    components = _components(pods, _deployments(ctx), tk)
+    components = tunnel.components(pods, ctx.fact_or("system_deployments", []))
     if not components:
         node = _aks_node(ctx, tk)
         if node is not None:
@@ -62,47 +47,10 @@ def run(ctx: CheckContext) -> list[Finding]:
     return [f for c in components if (f := _assess(ctx, c, tk))]
 
 
-def _deployments(ctx: CheckContext) -> list[dict]:
-    try:
-        return ctx.fact("system_deployments")
-    except FactUnavailable:
-        return []
-
-
-def _components(pods: Sequence[dict], deployments: Sequence[dict], tk: Mapping[str, Any]) -> list[_Component]:
-    """Tunnel components present: pods by name prefix or label, Deployments by name."""
-    found = {c["name"]: _Component(c) for c in tk["components"]}
-    for dep in deployments:
-        if kube.name(dep) in found:
-            found[kube.name(dep)].deployment = dep
-    for pod in pods:
-        owner = _owner(pod, tk)
-        if owner:
-            found[owner].pods.append(pod)
-    return [c for c in found.values() if c.pods or c.deployment]
-
-
-def _owner(pod: Mapping[str, Any], tk: Mapping[str, Any]) -> str | None:
-    """Which component a kube-system pod belongs to; `component=tunnel` alone means the current one."""
-    name = kube.name(pod)
-    labels = kube.labels(pod)
-    for comp in tk["components"]:
-        if name.startswith(comp["name"] + "-") or any(_matches(labels, s) for s in comp["pod_labels"]):
-            return comp["name"]
-    if any(_matches(labels, s) for s in tk["shared_pod_labels"]):
-        return tk["components"][0]["name"]
-    return None
-
-
-def _matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
-    return kube.selector_matches(selector, labels)
-
-
-def _assess(ctx: CheckContext, comp: _Component, tk: Mapping[str, Any]) -> Finding | None:
-    live = [p for p in comp.pods if not kube.pod_is_terminal(p)]
+def _assess(ctx: CheckContext, comp: tunnel.Component, tk: Mapping[str, Any]) -> Finding | None:
+    live = comp.live
     ready = [p for p in live if kube.pod_is_ready(p)]
-    restarts = {kube.name(p): _restarts(p) for p in live}
-    troubled = [p for p in live if not kube.pod_is_ready(p) or restarts[kube.name(p)] >= tk["restart_warning"]]
+    troubled = tunnel.troubled(live)
     if ready and not troubled:
         return None
     evidence = [Evidence("Pod", kube.ref("Pod", p), pod_state(p)) for p in troubled[:EVIDENCE_CAP]]
@@ -154,10 +102,6 @@ def _observed(pods: Sequence[Mapping[str, Any]]) -> str:
     return " ".join(parts) + (" " if parts else "")
 
 
-def _restarts(pod: Mapping[str, Any]) -> int:
-    return sum(int(c.get("restartCount") or 0) for c in kube.status(pod).get("containerStatuses") or ())
-
-
 def _deployment_evidence(dep: Mapping[str, Any]) -> Evidence:
     st = kube.status(dep)
     detail = (
@@ -170,7 +114,7 @@ def _deployment_evidence(dep: Mapping[str, Any]) -> Evidence:
     return Evidence("Deployment", f"{kube.ref('Deployment', dep)} status", detail)
 
 
-def _fix(comp: _Component, troubled: Sequence[Mapping[str, Any]]) -> Fix:
+def _fix(comp: tunnel.Component, troubled: Sequence[Mapping[str, Any]]) -> Fix:
     ns = kube.namespace(comp.deployment) if comp.deployment is not None else "kube-system"
     name = kube.name(comp.deployment) if comp.deployment is not None else comp.name
     selector = comp.spec["pod_labels"][0] if comp.spec["pod_labels"] else None
@@ -193,7 +137,7 @@ def _fix(comp: _Component, troubled: Sequence[Mapping[str, Any]]) -> Fix:
     )
 
 
-def _resource(comp: _Component) -> str:
+def _resource(comp: tunnel.Component) -> str:
     if comp.deployment is not None:
         return kube.ref("Deployment", comp.deployment)
     return f"Deployment kube-system/{comp.name}"
@@ -201,18 +145,14 @@ def _resource(comp: _Component) -> str:
 
 def _aks_node(ctx: CheckContext, tk: Mapping[str, Any]) -> dict | None:
     """A node carrying the AKS cluster label, if the nodes were read."""
-    try:
-        nodes = ctx.fact("nodes")
-    except FactUnavailable:
-        return None
-    return next((n for n in nodes if tk["aks_cluster_label"] in kube.labels(n)), None)
+    return next((n for n in ctx.fact_or("nodes", ()) if tk["aks_cluster_label"] in kube.labels(n)), None)
 
 
 def _none_found(ctx: CheckContext, node: Mapping[str, Any], tk: Mapping[str, Any]) -> Finding:
     names = ", ".join(c["name"] for c in tk["components"])
     commands: tuple[str, ...] = ()
-    meta = cluster_meta(ctx)
-    if meta:
+    meta = ctx.cluster_meta()
+    if meta.identified:
         commands = (
             shell.command(
                 "az", "aks", "show", "-g", meta.resource_group, "-n", meta.name,

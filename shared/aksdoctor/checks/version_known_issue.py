@@ -20,9 +20,9 @@ from aksdoctor import kube, shell
 from aksdoctor.azure.errors import classify
 from aksdoctor.checks._version import cluster_version, get_upgrades_command, upgrade_command, version_evidence
 from aksdoctor.checks.base import CheckContext, check, event_evidence, field_evidence, log_evidence, warning_events
-from aksdoctor.errors import FactUnavailable
 from aksdoctor.facts import LogLine
 from aksdoctor.model import Evidence, Finding, Fix, Severity
+from aksdoctor.text import names_text
 from aksdoctor.versions import KnownIssue, KubeVersion, Verdict, known_issues, parse_range
 
 DOCS = ("https://learn.microsoft.com/azure/aks/upgrade-aks-cluster",)
@@ -49,10 +49,7 @@ class Observed:
         self.ctx = ctx
 
     def objects(self, name: str) -> list[dict]:
-        try:
-            return self.ctx.fact(name)
-        except FactUnavailable:
-            return []
+        return self.ctx.fact_or(name, [])
 
     @functools.cached_property
     def texts(self) -> list[tuple[str, Source]]:
@@ -334,9 +331,7 @@ def _hits_text(hits: Sequence[Hit], *, searched: bool) -> str:
     if not hits:
         return " It leaves no trace aksdoctor can look for: the version alone matches."
     subjects = list(dict.fromkeys(h.subject for h in hits))
-    named = ", ".join(subjects[:MAX_HITS])
-    more = f" and {len(subjects) - MAX_HITS} more" if len(subjects) > MAX_HITS else ""
-    return f" Seen here: {named}{more}."
+    return f" Seen here: {names_text(subjects, MAX_HITS)}."
 
 
 def _fix(

@@ -15,6 +15,9 @@ FIX_MODULES: tuple[str, ...] = (
     "restart_tunnel",
     "release_kured_lock",
     "install_gpu_device_plugin",
+    "reset_sp_credential",
+    "grant_network_role",
+    "delete_orphaned_ips",
 )
 
 

@@ -15,7 +15,7 @@ that API executes them. A step whose body needs the output of an earlier one (a 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -221,6 +221,10 @@ class Action:
 
     def plan(self, facts: Facts) -> Plan:
         raise NotImplementedError
+
+    def no_change(self, summary: str, notes: Iterable[str] = ()) -> Plan:
+        """The plan when there is nothing for this action to do; `notes` say what was left alone and why."""
+        return Plan(self.name, summary, notes=tuple(notes), addresses=self.addresses)
 
     def apply(self, plan: Plan, writer: Writer) -> ApplyResult:
         """Send each step's request in order. A refused step fails alone; a step whose dependency did not

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from aksdoctor import kube, shell
+from aksdoctor import knowledge, kube, shell
 from aksdoctor.azure import providerid as pid
-from aksdoctor.checks._nodes import node_knowledge
-from aksdoctor.errors import FactUnavailable
+from aksdoctor.azure.discovery import CLUSTER_LABEL
 from aksdoctor.facts import Facts
 from aksdoctor.fixes.base import Action, Plan, Step, register
 from aksdoctor.sources import kube_writer
-
-AKS_CLUSTER_LABEL = "kubernetes.azure.com/cluster"
+from aksdoctor.sources.base import ClusterMeta
 
 
 @register
@@ -26,7 +24,7 @@ class ExcludeVirtualNodes(Action):
     needs = ("nodes", "cluster")
 
     def plan(self, facts: Facts) -> Plan:
-        kn = node_knowledge()
+        kn = knowledge.load("nodes")
         label = kn["lb_exclusion"]["label"]
         nodes = facts.get("nodes")
         bare = [n for n in nodes if pid.is_virtual_node(n) and label not in kube.labels(n)]
@@ -41,9 +39,7 @@ class ExcludeVirtualNodes(Action):
             for node in bare
         )
         if not steps:
-            return Plan(
-                self.name, "Every virtual-kubelet node already carries the exclusion label.", addresses=self.addresses
-            )
+            return self.no_change("Every virtual-kubelet node already carries the exclusion label.")
         return Plan(
             self.name,
             f"Label {len(steps)} virtual-kubelet node(s) {label}=true.",
@@ -61,10 +57,10 @@ class ExcludeVirtualNodes(Action):
 
 def _aks_notes(facts: Facts, nodes: list[dict], bare: list[dict]) -> list[str]:
     """On AKS: how to put the label on the node pool for those virtual nodes that belong to one."""
-    if not any(AKS_CLUSTER_LABEL in kube.labels(n) for n in nodes):
+    if not any(CLUSTER_LABEL in kube.labels(n) for n in nodes):
         return []
-    label = node_knowledge()["lb_exclusion"]["label"]
-    pool_label = node_knowledge()["gpu"]["pool_label"]
+    label = knowledge.load("nodes")["lb_exclusion"]["label"]
+    pool_label = knowledge.load("nodes")["gpu"]["pool_label"]
     pools: dict[str, list[str]] = defaultdict(list)
     for node in bare:
         pool = kube.labels(node).get(pool_label)
@@ -75,12 +71,9 @@ def _aks_notes(facts: Facts, nodes: list[dict], bare: list[dict]) -> list[str]:
         "Nodes of a node pool should get the label through the pool instead: labels set with kubectl are lost "
         "when AKS re-creates the node."
     ]
-    try:
-        meta = facts.get("cluster")
-    except FactUnavailable:
-        meta = None
+    meta = facts.get_or("cluster", ClusterMeta())
     for pool, names in sorted(pools.items()):
-        if meta and meta.name and meta.resource_group:
+        if meta.identified:
             command = shell.command(
                 "az", "aks", "nodepool", "update", "-g", meta.resource_group, "--cluster-name", meta.name,
                 "-n", pool, "--labels", f"{label}=true",

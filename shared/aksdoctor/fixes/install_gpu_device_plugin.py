@@ -14,25 +14,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aksdoctor import knowledge, kube, shell
-from aksdoctor.checks._nodes import names_text, node_knowledge, taint_text
-from aksdoctor.checks.gpu_device_plugin import (
-    BLOCKED,
-    MANAGED,
-    _capacity,
-    _diagnose,
-    _gpu_marker,
-    _instance_type,
-    _is_device_plugin,
-    _missing_tolerations,
-    _pod_spec,
-    _toleration,
-)
+from aksdoctor import gpu, knowledge, kube, shell
+from aksdoctor.azure.discovery import CLUSTER_LABEL
 from aksdoctor.facts import Facts
 from aksdoctor.fixes.base import Action, Plan, Step, register
 from aksdoctor.sources import kube_writer
-
-AKS_CLUSTER_LABEL = "kubernetes.azure.com/cluster"
+from aksdoctor.text import names_text
 
 
 @register
@@ -44,29 +31,29 @@ class InstallGpuDevicePlugin(Action):
     waits = True  # the plugin pods must start and register the GPUs with kubelet
 
     def plan(self, facts: Facts) -> Plan:
-        kn = node_knowledge()
+        kn = knowledge.load("nodes")
         gk = kn["gpu"]
         fk = knowledge.load("fixes")["gpu_device_plugin"]
         nodes = facts.get("nodes")
-        without = [n for n in nodes if _gpu_marker(n, gk) and (_capacity(n, gk) or "0") == "0"]
-        plugins = [ds for ds in facts.get("daemonsets") if _is_device_plugin(ds, gk["device_plugin"])]
+        without = [n for n in nodes if gpu.gpu_marker(n, gk) and (gpu.capacity(n, gk) or "0") == "0"]
+        plugins = [ds for ds in facts.get("daemonsets") if gpu.is_device_plugin(ds, gk["device_plugin"])]
         defaults = kn["daemonset_default_tolerations"]
-        diagnoses = {kube.name(n): _diagnose(n, plugins, {}, defaults, gk)[0] for n in without}
+        diagnoses = {kube.name(n): gpu.diagnose(n, plugins, {}, defaults, gk)[0] for n in without}
         kinds = {name: d.kind for name, d in diagnoses.items()}
-        managed = [n for n in without if kinds[kube.name(n)] == MANAGED]
+        managed = [n for n in without if kinds[kube.name(n)] == gpu.MANAGED]
         notes = [_managed_note(managed, gk, fk)] if managed else []
         if not plugins:
-            pending = [n for n in without if kinds[kube.name(n)] != MANAGED]
+            pending = [n for n in without if kinds[kube.name(n)] != gpu.MANAGED]
             steps = (_create_step(pending, gk, fk, defaults),) if pending else ()
-            if steps and any(AKS_CLUSTER_LABEL in kube.labels(n) for n in nodes):
+            if steps and any(CLUSTER_LABEL in kube.labels(n) for n in nodes):
                 notes.append(
                     f"AKS alternative: AKS-managed GPU node pools (preview, az aks nodepool add ... "
                     f"{fk['managed_gpu_flag']}) install and run the device plugin themselves; see "
                     f"{fk['managed_gpu_doc']}."
                 )
             return _plan(self, steps, notes, pending, "create")
-        blocked = [n for n in without if kinds[kube.name(n)] == BLOCKED]
-        elsewhere = [n for n in without if kinds[kube.name(n)] not in (MANAGED, BLOCKED)]
+        blocked = [n for n in without if kinds[kube.name(n)] == gpu.BLOCKED]
+        elsewhere = [n for n in without if kinds[kube.name(n)] not in (gpu.MANAGED, gpu.BLOCKED)]
         if elsewhere:
             notes.append(
                 f"On {names_text([kube.name(n) for n in elsewhere])} a device plugin can already run: the GPUs are "
@@ -84,12 +71,7 @@ def _plan(
     action: Action, steps: tuple[Step, ...], notes: list[str], nodes: Sequence[Mapping[str, Any]], how: str
 ) -> Plan:
     if not steps:
-        return Plan(
-            action.name,
-            "No GPU node lacks a device plugin that this action can provide.",
-            notes=tuple(notes),
-            addresses=action.addresses,
-        )
+        return action.no_change("No GPU node lacks a device plugin that this action can provide.", notes)
     names = names_text([kube.name(n) for n in nodes])
     if how == "create":
         summary = f"Create the NVIDIA device plugin DaemonSet for {len(nodes)} GPU node(s) ({names})."
@@ -130,18 +112,18 @@ def _create_step(
     base = list(fk["base_tolerations"])
     extra = _extra_tolerations(nodes, [*base, *defaults], fk)
     pod_spec = manifest["spec"]["template"]["spec"]
-    pod_spec["tolerations"] = [_toleration(t) for t in [*base, *extra]]
+    pod_spec["tolerations"] = [gpu.toleration(t) for t in [*base, *extra]]
     pod_spec["affinity"] = {
         "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": _gpu_node_selector(nodes, gk)}
     }
     ns, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
-    taints = ", ".join(taint_text(t) for t in extra)
+    taints = ", ".join(kube.taint_text(t) for t in extra)
     return Step(
         description=f"create DaemonSet {ns}/{name} (image {pod_spec['containers'][0]['image']}"
         + (f"; tolerates {taints})" if taints else ")"),
         target=f"DaemonSet {ns}/{name}",
         request=kube_writer.create_daemonset(manifest),
-        command=shell.command("printf", "%s\\n", kube_writer.json_text(manifest))
+        command=shell.command("printf", "%s\\n", shell.json_text(manifest))
         + " | "
         + shell.command("kubectl", "create", "-f", "-"),
         rollback=shell.command("kubectl", "-n", ns, "delete", "daemonset", name),
@@ -153,7 +135,7 @@ def _extra_tolerations(
 ) -> list[dict]:
     """The blocking taints of these nodes not yet tolerated, minus taints that come and go on any node."""
     transient = set(fk["transient_taints"])
-    return [t for t in _missing_tolerations(nodes, have) if t["key"] not in transient]
+    return [t for t in gpu.missing_tolerations(nodes, have) if t["key"] not in transient]
 
 
 def _gpu_node_selector(nodes: Sequence[Mapping[str, Any]], gk: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,8 +146,8 @@ def _gpu_node_selector(nodes: Sequence[Mapping[str, Any]], gk: Mapping[str, Any]
     ]
     sizes: dict[str, set[str]] = {}
     for node in nodes:
-        found = _instance_type(node, gk)
-        if found and _gpu_marker(node, gk) == found[0]:
+        found = gpu.instance_type(node, gk)
+        if found and gpu.gpu_marker(node, gk) == found[0]:
             sizes.setdefault(found[0], set()).add(found[1])
     terms += [
         {"matchExpressions": [{"key": key, "operator": "In", "values": sorted(values)}]}
@@ -206,11 +188,11 @@ def _toleration_step(
 ) -> Step | None:
     """Test the tolerations read (when there are any), then set the full list: a concurrent edit is not lost.
     None when only transient taints keep the plugin out (they go away by themselves)."""
-    old = _pod_spec(ds).get("tolerations")
+    old = gpu.pod_spec(ds).get("tolerations")
     extra = _extra_tolerations(nodes, [*(old or ()), *defaults], fk)
     if not extra:
         return None
-    new = [*(old or ()), *(_toleration(t) for t in extra)]
+    new = [*(old or ()), *(gpu.toleration(t) for t in extra)]
     path = "/spec/template/spec/tolerations"
     ops: list[dict[str, Any]] = (
         [{"op": "test", "path": path, "value": old}, {"op": "replace", "path": path, "value": new}]
@@ -218,15 +200,9 @@ def _toleration_step(
         else [{"op": "add", "path": path, "value": new}]
     )
     undo = [{"op": "replace", "path": path, "value": old}] if old is not None else [{"op": "remove", "path": path}]
-    ns, name = kube.namespace(ds), kube.name(ds)
-    return Step(
-        description=f"add tolerations {', '.join(taint_text(t) for t in extra)} to the device plugin",
-        target=kube.ref("DaemonSet", ds),
-        request=kube_writer.patch_daemonset(ns, name, ops),
-        command=shell.command(
-            "kubectl", "-n", ns, "patch", "daemonset", name, "--type=json", "-p", kube_writer.json_text(ops)
-        ),
-        rollback=shell.command(
-            "kubectl", "-n", ns, "patch", "daemonset", name, "--type=json", "-p", kube_writer.json_text(undo)
-        ),
+    return kube_writer.patch_daemonset_step(
+        ds,
+        ops,
+        f"add tolerations {', '.join(kube.taint_text(t) for t in extra)} to the device plugin",
+        kube_writer.patch_daemonset_command(kube.namespace(ds), kube.name(ds), undo),
     )

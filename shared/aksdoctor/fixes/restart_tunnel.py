@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aksdoctor import kube, shell
-from aksdoctor.checks._nodes import node_knowledge
-from aksdoctor.checks.tunnel import _components, _restarts
-from aksdoctor.errors import FactUnavailable
+from aksdoctor import kube, shell, tunnel
 from aksdoctor.facts import Facts
 from aksdoctor.fixes.base import Action, ApplyResult, Plan, Step, StepStatus, register
 from aksdoctor.sources import kube_writer
@@ -29,18 +26,14 @@ class RestartTunnel(Action):
     waits = True
 
     def plan(self, facts: Facts) -> Plan:
-        tk = node_knowledge()["tunnel"]
-        try:
-            deployments = facts.get("system_deployments")
-        except FactUnavailable:
-            deployments = []
+        deployments = facts.get_or("system_deployments", [])
         steps: list[Step] = []
         uids: list[str] = []  # of each step's pod, for `settled`
         notes: list[str] = []
         kept = 0
-        for comp in _components(facts.get("system_pods"), deployments, tk):
-            live = [p for p in comp.pods if not kube.pod_is_terminal(p)]
-            troubled = [p for p in live if not kube.pod_is_ready(p) or _restarts(p) >= tk["restart_warning"]]
+        for comp in tunnel.components(facts.get("system_pods"), deployments):
+            live = comp.live
+            troubled = tunnel.troubled(live)
             kept += len(live) - len(troubled)
             if not live and comp.deployment is not None:
                 notes.append(
@@ -50,7 +43,7 @@ class RestartTunnel(Action):
                     )
                 )
             for pod in troubled:
-                owner = _controller(pod)
+                owner = kube.controller(pod)
                 if owner is None:
                     notes.append(
                         f"{kube.ref('Pod', pod)} is not deleted: no controller owns it, nothing would recreate it."
@@ -59,7 +52,7 @@ class RestartTunnel(Action):
                 steps.append(_delete_step(pod, owner))
                 uids.append(kube.meta(pod).get("uid") or "")
         if not steps:
-            return Plan(self.name, "No tunnel pod needs a restart.", notes=tuple(notes), addresses=self.addresses)
+            return self.no_change("No tunnel pod needs a restart.", notes)
         return Plan(
             self.name,
             f"Delete {len(steps)} unhealthy tunnel pod(s); their controllers recreate them.",
@@ -83,20 +76,13 @@ class RestartTunnel(Action):
         """The deleted pods are gone (a terminating pod can still look ready)."""
         done = [o.status is StepStatus.DONE for o in result.outcomes]
         deleted = {uid for uid, ok in zip(plan.context["uids"], done, strict=True) if ok}
-        try:
-            pods = facts.get("system_pods")
-        except FactUnavailable:
-            return False
-        return not any(kube.meta(p).get("uid") in deleted for p in pods)
-
-
-def _controller(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    return next((o for o in kube.meta(pod).get("ownerReferences") or () if o.get("controller")), None)
+        pods = facts.get_or("system_pods")
+        return pods is not None and not any(kube.meta(p).get("uid") in deleted for p in pods)
 
 
 def _delete_step(pod: Mapping[str, Any], owner: Mapping[str, Any]) -> Step:
     ns, name = kube.namespace(pod), kube.name(pod)
-    state = "not ready" if not kube.pod_is_ready(pod) else f"{_restarts(pod)} restarts"
+    state = "not ready" if not kube.pod_is_ready(pod) else f"{kube.restarts(pod)} restarts"
     return Step(
         description=f"delete the pod ({state}); {owner.get('kind')} {owner.get('name')} recreates it",
         target=kube.ref("Pod", pod),

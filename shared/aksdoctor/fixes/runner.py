@@ -23,7 +23,7 @@ from aksdoctor.errors import (
     UnreachableError,
 )
 from aksdoctor.fixes.base import Action, ApplyResult, FactsFactory, Identity, Plan, Writer
-from aksdoctor.model import SCHEMA_VERSION, CheckOutcome, Finding, Status
+from aksdoctor.model import SCHEMA_VERSION, CheckOutcome, Finding, Severity, Status
 
 PLAN, APPLY = "plan", "apply"
 NOTHING_TO_DO = "nothing-to-do"
@@ -158,7 +158,7 @@ def run_fix(
     try:
         plan = action.plan(facts)
     except FactUnavailable as exc:  # what the plan must read is forbidden or not in the snapshot
-        raise BadInputError(f"cannot plan {action.name}: {exc.reason}") from None
+        raise _cannot_plan(action, exc) from None
     identities = writer.identities(probe=False) if writer else []  # no request: a plan only reads
     run = FixRun(
         action.name, action.addresses, APPLY if apply else PLAN, source, cluster, plan, identities, started, started
@@ -180,10 +180,22 @@ def run_fix(
     return run
 
 
+def _cannot_plan(action: Action, exc: FactUnavailable) -> Exception:
+    """Azure out of reach ends the run like an unreachable cluster (exit 3); anything else unreadable is bad input."""
+    from aksdoctor.sources.arm_pipeline import Unreachable
+
+    message = f"cannot plan {action.name}: {exc.reason}"
+    return UnreachableError(message) if isinstance(exc, Unreachable) else BadInputError(message)
+
+
 def _check(action: Action, facts: Any, plan: Plan, result: ApplyResult | None) -> Verification:
     report = engine.run(facts, include=action.addresses)
     settled = result is None or action.settled(facts, plan, result)
-    passed = settled and all(o.status in _PASSING for o in report.checks)
+    # Info findings are history (an error resolved since) or left alone on purpose (shared-group IP candidates).
+    serious = {f.id for f in report.findings if f.severity > Severity.INFO}
+    passed = settled and all(
+        o.status in _PASSING or (o.status is Status.FAILED and o.id not in serious) for o in report.checks
+    )
     reason = "" if settled else "the cluster has not caught up with the change yet"
     return Verification(passed, report.checks, report.findings, reason=reason)
 

@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 from azure.core.exceptions import AzureError, DeserializationError
 
-from aksdoctor.azure.discovery import _unique_ci
+from aksdoctor.azure.discovery import unique_ci
 from aksdoctor.azure.resources import normalize, prop, resource_group_of
 from aksdoctor.errors import FactUnavailable
 from aksdoctor.sources.arm_clouds import Cloud, cloud_named
@@ -165,7 +165,7 @@ class AzureLiveSource:
         if kind == "virtual_networks":
             return self._vnet_groups(sub, scope) or base
         if kind in ALSO_IN_VNET_GROUP:
-            return _unique_ci([*base, *self._vnet_groups(sub, scope)])
+            return unique_ci([*base, *self._vnet_groups(sub, scope)])
         return base
 
     def _vnet_groups(self, sub: str, scope: AzureScope) -> list[str]:
@@ -175,10 +175,10 @@ class AzureLiveSource:
             k for k, skip in (("vm_scale_sets", "vmas"), ("network_interfaces", "vmss")) if scope.vm_set_type != skip
         ]
         groups = [resource_group_of(s) for k in kinds for r in self._in_groups(sub, k, base) for s in _subnet_ids(r)]
-        return _unique_ci(groups)
+        return unique_ci(groups)
 
     def _in_groups(self, sub: str, kind: str, groups: Sequence[str]) -> list[dict]:
-        lists = self._each(lambda g: self._group_list(sub, kind, g), _unique_ci(groups))
+        lists = self._each(lambda g: self._group_list(sub, kind, g), unique_ci(groups))
         return [r for found in lists for r in found]
 
     def _group_list(self, sub: str, kind: str, group: str) -> list[dict]:

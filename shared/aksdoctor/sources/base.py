@@ -35,6 +35,11 @@ class ClusterMeta:
     captured_at: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def identified(self) -> bool:
+        """Name and resource group are known: enough for `az aks` commands."""
+        return bool(self.name and self.resource_group)
+
 
 class KubeSource(Protocol):
     def server_version(self) -> str | None: ...

@@ -97,10 +97,10 @@ class KubeLiveSource:
             if exc.status == 404:
                 raise _NotFound(f"not served by this cluster: {what}") from None
             if exc.status == 410:
-                raise _Expired(f"{what} failed: HTTP 410 {_status_message(exc)}") from None
+                raise _Expired(f"{what} failed: HTTP 410 {status_message(exc)}") from None
             if not exc.status:  # the client reports TLS failures as status 0
                 raise UnreachableError(f"cannot reach the API server at {self._host}: {_reason(exc)}") from None
-            raise FactUnavailable(f"{what} failed: HTTP {exc.status} {_status_message(exc)}".rstrip()) from None
+            raise FactUnavailable(f"{what} failed: HTTP {exc.status} {status_message(exc)}".rstrip()) from None
         except Urllib3Error as exc:
             raise UnreachableError(f"cannot reach the API server at {self._host}: {_reason(exc)}") from None
         except (OSError, ConfigException) as exc:  # refreshing a token (exec plugin, service account) failed
@@ -435,7 +435,8 @@ def _first_line(exc: BaseException | str) -> str:
     return type(exc).__name__ if isinstance(exc, BaseException) else "(no message)"
 
 
-def _status_message(exc: Any) -> str:
+def status_message(exc: Any) -> str:
+    """The API server's message in an ApiException (its Status body), else the HTTP reason."""
     try:
         return json.loads(exc.body).get("message", "")
     except (TypeError, ValueError, AttributeError):

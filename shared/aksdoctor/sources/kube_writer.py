@@ -14,8 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from aksdoctor import kube, shell
 from aksdoctor.errors import UnreachableError
-from aksdoctor.fixes.base import KUBERNETES, Identity, Request, WriteError
+from aksdoctor.fixes.base import KUBERNETES, Identity, Request, Step, WriteError
+from aksdoctor.sources.kube_live import status_message
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -57,14 +59,30 @@ def patch_daemonset(namespace: str, name: str, operations: Sequence[Mapping[str,
     return Request(KUBERNETES, "PATCH", path, [dict(op) for op in operations], JSON_PATCH)
 
 
+def patch_daemonset_command(namespace: str, name: str, operations: Sequence[Mapping[str, Any]]) -> str:
+    """The `kubectl patch` that sends the same JSON patch as `patch_daemonset` (what a plan shows)."""
+    return shell.command(
+        "kubectl", "-n", namespace, "patch", "daemonset", name, "--type=json", "-p", shell.json_text(operations)
+    )
+
+
+def patch_daemonset_step(
+    ds: Mapping[str, Any], operations: Sequence[Mapping[str, Any]], description: str, rollback: str
+) -> Step:
+    """A plan step JSON-patching a DaemonSet: the request and the command shown come from the same operations."""
+    namespace, name = kube.namespace(ds), kube.name(ds)
+    return Step(
+        description=description,
+        target=kube.ref("DaemonSet", ds),
+        request=patch_daemonset(namespace, name, operations),
+        command=patch_daemonset_command(namespace, name, operations),
+        rollback=rollback,
+    )
+
+
 def create_daemonset(manifest: Mapping[str, Any]) -> Request:
     namespace = manifest["metadata"]["namespace"]
     return Request(KUBERNETES, "POST", f"/apis/apps/v1/namespaces/{_segment(namespace)}/daemonsets", dict(manifest))
-
-
-def json_text(value: Any) -> str:
-    """Compact JSON, as it appears in a `kubectl patch -p` argument."""
-    return json.dumps(value, separators=(",", ":"))
 
 
 # ---- the writer -------------------------------------------------------------------------------------------
@@ -122,7 +140,7 @@ class KubeWriter:
             )
         if not exc.status:
             return UnreachableError(f"cannot reach the API server at {self._host}: {_first_line(exc)}")
-        return WriteError(f"HTTP {exc.status}: {_status_message(exc)}".rstrip(": "), exc.status)
+        return WriteError(f"HTTP {exc.status}: {status_message(exc)}".rstrip(": "), exc.status)
 
     @property
     def _host(self) -> str:
@@ -148,13 +166,6 @@ class KubeWriter:
                 return [Identity(KUBERNETES, info["username"], "SelfSubjectReview", tuple(info.get("groups") or ()))]
         user = self.kubeconfig_user or "unknown"
         return [Identity(KUBERNETES, user, "kubeconfig user entry")]
-
-
-def _status_message(exc: Any) -> str:
-    try:
-        return json.loads(exc.body).get("message", "")
-    except (TypeError, ValueError, AttributeError):
-        return exc.reason or ""
 
 
 def _first_line(exc: BaseException) -> str:
