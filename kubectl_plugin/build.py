@@ -77,7 +77,12 @@ def freeze(work: Path, epoch: int, commit_id: str) -> Path:
     generated = work / "generated"
     generated.mkdir(parents=True, exist_ok=True)
     commit_module = generated / "_commit.py"
-    commit_module.write_text(f'"""Written by kubectl_plugin/build.py."""\n\nCOMMIT = {commit_id!r}\n', encoding="utf-8")
+    from aksdoctor.buildinfo import library_versions
+
+    commit_module.write_text(
+        f'"""Written by kubectl_plugin/build.py."""\n\nCOMMIT = {commit_id!r}\nLIBRARIES = {library_versions()!r}\n',
+        encoding="utf-8",
+    )
     env = {
         **os.environ,
         "PYTHONHASHSEED": HASH_SEED,

@@ -55,6 +55,29 @@ def test_pip_name_not_found_anywhere(tmp_path):
     )
 
 
+def test_group_not_visible_is_not_called_missing(tmp_path):
+    svc = web(**{"azure-pip-name": "web-ip", "azure-load-balancer-resource-group": "shared-ips-rg"})
+    [finding] = findings(run(tmp_path, svc, public_ip("other-ip", "20.61.7.1")), ID)
+    assert finding.severity.label == "warning"
+    assert "no public IP of that group is in the data at all" in finding.cause
+    assert finding.fix.commands == ("az network public-ip list --resource-group shared-ips-rg -o table",)
+
+
+def test_denied_group_defers_to_the_permission_finding(tmp_path):
+    svc = web(**{"azure-pip-name": "web-ip", "azure-load-balancer-resource-group": "shared-ips-rg"})
+    scope = res_id(f"{NETWORK}/publicIPAddresses", "web-ip", "shared-ips-rg")
+    denied = event(
+        svc,
+        "SyncLoadBalancerFailed",
+        SYNC_FAILED + 'Retriable: false, RetryAfter: 0s, HTTPStatusCode: 403, RawError: {"error":{"code":'
+        '"AuthorizationFailed","message":"The client \'a7d3e1c2-5b4f-4e6a-8d9c-0f1e2d3c4b5a\' with object id '
+        "'a7d3e1c2-5b4f-4e6a-8d9c-0f1e2d3c4b5a' does not have authorization to perform action "
+        f"'Microsoft.Network/publicIPAddresses/read' over scope '{scope}'\"}}}}",
+    )
+    report = run(tmp_path, svc, public_ip("other-ip", "20.61.7.1"), objects=[denied])
+    assert findings(report, ID) == []
+
+
 def test_requested_address_owned_by_no_public_ip(tmp_path):
     svc = web()
     svc["spec"]["loadBalancerIP"] = "20.61.7.9"

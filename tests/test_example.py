@@ -48,10 +48,6 @@ GOLDEN = {
     ("azure.orphaned-public-ip", "Cluster prod-aks", "warning"),  # tagged for the deleted staging/legacy-api
     # The throttled sync built the exports ILB frontend (10.225.0.4) but never wrote the Service's status.
     ("lb.frontend-drift", "Service reporting/exports", "error"),
-    # KNOWN FALSE POSITIVE: storefront-pip lives in shared-ips-rg, which the cluster identity cannot read, so the
-    # example leaves it out; lb.public-ip-config reads "not in the list" as "does not exist" and advises creating it.
-    # Remove this entry when that check defers to the Service's AuthorizationFailed event for that group.
-    ("lb.public-ip-config", "Service shop/storefront", "error"),
 }
 
 # Checks allowed to be skipped on the example, and why the data cannot be there.

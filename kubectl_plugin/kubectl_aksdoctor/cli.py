@@ -137,11 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if args.command == "version":
-            from kubectl_aksdoctor.commands import version
+            from kubectl_aksdoctor.info_commands import version
 
             return version(args)
         if args.command == "checks":
-            from kubectl_aksdoctor.commands import list_checks
+            from kubectl_aksdoctor.info_commands import list_checks
 
             return list_checks(args)
         if args.command in ("fix", "collect"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
@@ -12,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from aksdoctor import engine
-from aksdoctor.errors import EXIT_OK, EXIT_UNREACHABLE, BadInputError, UsageError
+from aksdoctor.errors import EXIT_UNREACHABLE, BadInputError, UsageError
 from aksdoctor.facts import Facts
 from aksdoctor.model import Target
 from aksdoctor.render import FORMATS, render, should_color
@@ -163,49 +162,3 @@ class ProgressLine:
         if self.shown:
             self.stream.write("\r\033[K")
             self.stream.flush()
-
-
-def list_checks(args: argparse.Namespace) -> int:
-    from aksdoctor.checks import all_checks
-
-    rows = [
-        {
-            "id": c.id,
-            "severity": c.severity.label,
-            "scope": c.scope + (" (+lb)" if c.also_in_lb else ""),
-            "title": c.title,
-            "fix": c.fix_action or "",
-            "docs": list(c.docs),
-        }
-        for c in all_checks().values()
-    ]
-    if args.output == "json":
-        print(json.dumps(rows, indent=2))
-    elif args.output == "yaml":
-        import yaml
-
-        sys.stdout.write(yaml.safe_dump(rows, sort_keys=False))
-    elif args.output == "table":
-        widths = [max(len(str(r[k])) for r in rows) for k in ("id", "severity", "scope")] if rows else [2, 8, 5]
-        for r in rows:
-            fix = f"  [fix: {r['fix']}]" if r["fix"] else ""
-            print(f"{r['id']:<{widths[0]}}  {r['severity']:<{widths[1]}}  {r['scope']:<{widths[2]}}  {r['title']}{fix}")
-    else:
-        raise UsageError(f"unknown output format {args.output!r} (expected table, json or yaml)")
-    return EXIT_OK
-
-
-def version(args: argparse.Namespace) -> int:
-    from aksdoctor.buildinfo import build_info
-
-    info = build_info()
-    if args.output == "json":
-        print(json.dumps(info, indent=2))
-    elif args.output == "text":
-        libs = ", ".join(f"{k} {v}" for k, v in info["libraries"].items())
-        commit = f" (commit {info['commit']})" if info.get("commit") else ""
-        print(f"aksdoctor {info['version']}{commit}")
-        print(f"python {info['python']}; {libs}")
-    else:
-        raise UsageError(f"unknown output format {args.output!r} (expected text or json)")
-    return EXIT_OK

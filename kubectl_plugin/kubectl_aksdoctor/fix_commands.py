@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import re
 import sys
@@ -210,6 +209,8 @@ def _azure_session(args: argparse.Namespace) -> Any:
 
     cloud, _ = resolve_cloud(args.cloud)
     if not args.verbose:  # DefaultAzureCredential logs every failed sign-in as a warning; the run says it once
+        import logging
+
         logging.getLogger("azure").setLevel(logging.ERROR)
     return AzureSession(cloud=cloud, subscription_id=args.subscription)
 
@@ -327,4 +328,6 @@ def _azure_exit(azure: Any) -> int:
 
 def _logging(args: argparse.Namespace) -> None:
     if args.verbose:
+        import logging
+
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")

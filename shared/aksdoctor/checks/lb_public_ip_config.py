@@ -24,7 +24,8 @@ from aksdoctor.checks._lb_azure import (
     public_ip_evidence,
 )
 from aksdoctor.checks.base import NotApplicable, ServiceContext, check, field_evidence
-from aksdoctor.checks.provider_errors import EVENT_FACTS, with_azure_side
+from aksdoctor.checks.provider_errors import EVENT_FACTS, service_errors, with_azure_side
+from aksdoctor.errors import FactUnavailable
 from aksdoctor.model import Evidence, Finding, Fix, Severity
 
 ID = "lb.public-ip-config"
@@ -98,6 +99,8 @@ def _byo_findings(
     here = [p for p in matches if resource_group_of(str(p.get("id") or "")).lower() == rg.lower()]
     where = "azure-load-balancer-resource-group" if exp.resource_group else "the node resource group"
     if not here:
+        if not matches and _denied_reading(ctx, rg):
+            return  # the provider could not read the group: lb.permission-denied is the finding, not "missing"
         yield _not_in_group(ctx, exp, wanted, rg, where, matches, pips, asked)
         return
     pip = here[0]
@@ -187,6 +190,14 @@ def _not_in_group(
         )
         return ctx.finding(cause, [*asked, public_ip_evidence(pip)], fix=Fix(summary, (command,)))
     groups = sorted({resource_group_of(str(p.get("id") or "")) for p in pips} - {""}, key=str.lower)
+    if rg.lower() not in {g.lower() for g in groups}:
+        cause = (
+            f"The Service asks for {wanted} ({exp.how}) in resource group {rg} ({where}), but no public IP of that "
+            "group is in the data at all: it was not collected, or this identity cannot read it. Whether the IP "
+            "exists cannot be told from here."
+        )
+        show = shell.command("az", "network", "public-ip", "list", "--resource-group", rg, "-o", "table")
+        return ctx.finding(cause, asked, fix=Fix(f"Check that {rg} holds the IP.", (show,)), severity=Severity.WARNING)
     cause = (
         f"The Service asks for {wanted} ({exp.how}), but no public IP listed in resource group {rg} ({where}) "
         f"or in the other listed groups ({', '.join(g for g in groups if g.lower() != rg.lower()) or 'none'}) "
@@ -398,3 +409,16 @@ def _service_public_ip(
             return pip
     tagged = mapping.public_ips_tagged_for(svc, pips)
     return tagged[0] if tagged else None
+
+
+def _denied_reading(ctx: ServiceContext, resource_group: str) -> bool:
+    """The provider itself was refused access in this resource group (so the IP's absence proves nothing)."""
+    try:
+        sightings = service_errors(ctx).current()
+    except FactUnavailable:
+        return False
+    needle = f"/resourcegroups/{resource_group.lower()}/"
+    return any(
+        s.error.category == "permission" and needle in f"{s.error.scope or ''}/".lower().replace("//", "/")
+        for s in sightings
+    )
