@@ -98,3 +98,104 @@ def _console_logging() -> Iterator[None]:
         for logger, handlers, level, propagate in saved:
             logger.handlers, logger.propagate = handlers, propagate
             logger.setLevel(level)
+
+
+# ---- ARM through patched client factories ------------------------------------------------------------------------
+
+SUB = "3f2c9a51-7d4e-4b8a-9c61-2e5f0a7b8d13"
+FACTORY = "azext_aksdoctor._client_factory"
+
+
+def cluster_id(name: str = "prod", resource_group: str = "prod-rg", subscription: str = SUB) -> str:
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/"
+        f"Microsoft.ContainerService/managedClusters/{name}"
+    )
+
+
+def managed_cluster(name: str = "prod", resource_group: str = "prod-rg", subscription: str = SUB, **properties):
+    """The SDK model ARM's GET of a managed cluster returns."""
+    from azure.mgmt.containerservice.models import ManagedCluster
+
+    return ManagedCluster(
+        {
+            "id": cluster_id(name, resource_group, subscription),
+            "name": name,
+            "location": "westeurope",
+            "properties": {
+                "nodeResourceGroup": f"MC_{resource_group}_{name}_westeurope",
+                "currentKubernetesVersion": "1.30.4",
+                "powerState": {"code": "Running"},
+                **properties,
+            },
+        }
+    )
+
+
+def kubeconfig(server: str, user: dict, user_name: str = "clusterUser_prod-rg_prod") -> bytes:
+    """A kubeconfig as ARM's listClusterUserCredential returns it (JSON is YAML)."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "prod", "cluster": {"server": server}}],
+            "users": [{"name": user_name, "user": user}],
+            "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": user_name}}],
+            "current-context": "prod",
+        }
+    ).encode()
+
+
+class FakeManagedClusters:
+    """The three ARM operations az aks doctor calls, answering with SDK models (or raising SDK errors)."""
+
+    def __init__(self, mc=None, kubeconfig_bytes=b"", get_error=None, credentials_error=None):
+        self.mc, self.kubeconfig = mc or managed_cluster(), kubeconfig_bytes
+        self.get_error, self.credentials_error = get_error, credentials_error
+        self.calls: list[tuple] = []
+        self.token_calls = 0
+
+    def get(self, resource_group, name):
+        self.calls.append(("get", resource_group, name))
+        if self.get_error:
+            raise self.get_error
+        return self.mc
+
+    def _credentials(self, kind, resource_group, name):
+        import base64
+
+        from azure.mgmt.containerservice.models import CredentialResults
+
+        self.calls.append((kind, resource_group, name))
+        if self.credentials_error:
+            raise self.credentials_error
+        value = base64.b64encode(self.kubeconfig).decode()
+        return CredentialResults({"kubeconfigs": [{"name": kind, "value": value}]})
+
+    def list_cluster_user_credentials(self, resource_group, name):
+        return self._credentials("user", resource_group, name)
+
+    def list_cluster_admin_credentials(self, resource_group, name):
+        return self._credentials("admin", resource_group, name)
+
+
+def az_live(
+    clusters: FakeManagedClusters,
+    *args: str,
+    subscription: str = SUB,
+    token: str = "entra-id-token",
+    azure=None,
+    session=None,
+) -> AzResult:
+    """`az aks doctor ARGS` with ARM answered by `clusters`, `token` as the Entra ID token for the API server, and
+    `azure` / `session` as what the Azure source / fix session factories return (never a real sign-in)."""
+    with (
+        mock.patch(f"{FACTORY}.cf_managed_clusters", return_value=clusters),
+        mock.patch(f"{FACTORY}.subscription_id", return_value=subscription),
+        mock.patch(f"{FACTORY}.aks_server_token", return_value=token) as token_call,
+        mock.patch(f"{FACTORY}.cf_azure_source", return_value=azure),
+        mock.patch(f"{FACTORY}.cf_azure_session", return_value=session),
+    ):
+        result = az(*args)
+    clusters.token_calls = token_call.call_count
+    return result

@@ -5,7 +5,6 @@ bad input ending in one az error message, never a traceback.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -19,7 +18,7 @@ from unittest import mock
 
 import az_harness  # first: it prepares azure-cli-core before anything imports it
 import pytest
-from az_harness import ROOT, AzResult, az
+from az_harness import ROOT, SUB, AzResult, FakeManagedClusters, az, az_live, kubeconfig, managed_cluster
 from builders import endpoint_slice, node, obj, pod, service
 from kubefake import KubeFake
 
@@ -28,8 +27,7 @@ from aksdoctor import __version__
 EXAMPLE = str(ROOT / "examples" / "broken-cluster")
 SNAPSHOT = ("aks", "doctor", "-n", "x", "-g", "y", "--snapshot", EXAMPLE)
 LIVE = ("aks", "doctor", "-n", "prod", "-g", "prod-rg")
-SUB = "3f2c9a51-7d4e-4b8a-9c61-2e5f0a7b8d13"
-CLUSTER_ID = f"/subscriptions/{SUB}/resourceGroups/prod-rg/providers/Microsoft.ContainerService/managedClusters/prod"
+CLUSTER_ID = az_harness.cluster_id()
 TOKEN = "static-token"
 AAD_TOKEN = "entra-id-token"
 WEB = service("web", "shop")
@@ -248,67 +246,6 @@ def arm_error(status: int, code: str, message: str) -> Exception:
     return HttpResponseError(response=response, error_format=ARMErrorFormat)
 
 
-def managed_cluster(**properties):
-    from azure.mgmt.containerservice.models import ManagedCluster
-
-    return ManagedCluster(
-        {
-            "id": CLUSTER_ID,
-            "name": "prod",
-            "location": "westeurope",
-            "properties": {
-                "nodeResourceGroup": "MC_prod-rg_prod_westeurope",
-                "currentKubernetesVersion": "1.30.4",
-                "powerState": {"code": "Running"},
-                **properties,
-            },
-        }
-    )
-
-
-def kubeconfig(server: str, user: dict) -> bytes:
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "prod", "cluster": {"server": server}}],
-            "users": [{"name": "clusterUser_prod-rg_prod", "user": user}],
-            "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "clusterUser_prod-rg_prod"}}],
-            "current-context": "prod",
-        }
-    ).encode()
-
-
-class FakeManagedClusters:
-    """The three ARM operations az aks doctor calls, answering with SDK models (or raising SDK errors)."""
-
-    def __init__(self, mc=None, kubeconfig_bytes=b"", get_error=None, credentials_error=None):
-        self.mc, self.kubeconfig = mc or managed_cluster(), kubeconfig_bytes
-        self.get_error, self.credentials_error = get_error, credentials_error
-        self.calls: list[tuple] = []
-
-    def get(self, resource_group, name):
-        self.calls.append(("get", resource_group, name))
-        if self.get_error:
-            raise self.get_error
-        return self.mc
-
-    def _credentials(self, kind, resource_group, name):
-        from azure.mgmt.containerservice.models import CredentialResults
-
-        self.calls.append((kind, resource_group, name))
-        if self.credentials_error:
-            raise self.credentials_error
-        value = base64.b64encode(self.kubeconfig).decode()
-        return CredentialResults({"kubeconfigs": [{"name": kind, "value": value}]})
-
-    def list_cluster_user_credentials(self, resource_group, name):
-        return self._credentials("user", resource_group, name)
-
-    def list_cluster_admin_credentials(self, resource_group, name):
-        return self._credentials("admin", resource_group, name)
-
-
 @pytest.fixture(scope="module")
 def fake_api():
     with (
@@ -320,16 +257,7 @@ def fake_api():
 
 
 def live(clusters: FakeManagedClusters, *args: str, azure=None, token: str = AAD_TOKEN) -> AzResult:
-    factory = "azext_aksdoctor._client_factory"
-    with (
-        mock.patch(f"{factory}.cf_managed_clusters", return_value=clusters),
-        mock.patch(f"{factory}.subscription_id", return_value=SUB),
-        mock.patch(f"{factory}.aks_server_token", return_value=token) as token_call,
-        mock.patch(f"{factory}.cf_azure_source", return_value=azure),
-    ):
-        result = az(*LIVE, *args)
-    clusters.token_calls = token_call.call_count
-    return result
+    return az_live(clusters, *LIVE, *args, azure=azure, token=token)
 
 
 def test_live_cluster_with_user_credentials(fake_api):

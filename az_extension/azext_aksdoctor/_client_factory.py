@@ -35,11 +35,27 @@ def aks_server_token(cli_ctx) -> str:
 def cf_azure_source(cli_ctx) -> Any:
     """The core's live Azure source (ARM and Graph) on az's credential, subscription and cloud (`az cloud set`,
     custom clouds included). Cheap: nothing is signed in or imported until a check needs an Azure fact."""
+    from aksdoctor.sources.azure_live import AzureLiveSource
+
+    credential, subscription, cloud = _login(cli_ctx)
+    return AzureLiveSource(credential, subscription, cloud=cloud)
+
+
+def cf_azure_session(cli_ctx) -> Any:
+    """What a fix action reads and writes Azure with: a fresh live source per re-check, and the ARM and Graph
+    writers, all on az's credential, subscription and cloud (one sign-in for the run)."""
+    from aksdoctor.sources.arm_writer import AzureSession
+
+    credential, subscription, cloud = _login(cli_ctx)
+    return AzureSession(cloud=cloud, credential=credential, subscription_id=subscription)
+
+
+def _login(cli_ctx) -> tuple[Any, str, Any]:
+    """(az's credential, the subscription, the core's description of az's current cloud)."""
     from azure.cli.core._profile import Profile
     from azure.cli.core.auth.util import resource_to_scopes
 
     from aksdoctor.sources.arm_clouds import Cloud
-    from aksdoctor.sources.azure_live import AzureLiveSource
 
     subscription = subscription_id(cli_ctx)
     credential, _, _ = Profile(cli_ctx=cli_ctx).get_login_credentials(subscription_id=subscription)
@@ -51,4 +67,4 @@ def cf_azure_source(cli_ctx) -> Any:
         graph=endpoints.microsoft_graph_resource_id.rstrip("/"),
         authority=endpoints.active_directory,
     )
-    return AzureLiveSource(credential, subscription, cloud=cloud)
+    return credential, subscription, cloud

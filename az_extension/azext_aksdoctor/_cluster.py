@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from azure.cli.core.azclierror import (
@@ -13,9 +16,10 @@ from azure.cli.core.azclierror import (
 )
 
 from aksdoctor import shell
+from aksdoctor.errors import UnreachableError
 from aksdoctor.sources.base import ClusterMeta
 from aksdoctor.sources.kube_live import KubeLiveSource
-from azext_aksdoctor import _client_factory
+from azext_aksdoctor import _client_factory, _kubeconfig
 
 USER_ROLE = "Azure Kubernetes Service Cluster User Role"
 ADMIN_ROLE = "Azure Kubernetes Service Cluster Admin Role"
@@ -33,6 +37,50 @@ class ManagedClusterKubeSource(KubeLiveSource):
 
     def cluster_meta(self) -> ClusterMeta:
         return self.meta
+
+
+@dataclass(frozen=True)
+class LiveCluster:
+    """A running managed cluster and a Kubernetes API client on its credentials (in memory)."""
+
+    mc: Any
+    resource_group: str
+    meta: ClusterMeta
+    api: Any  # kubernetes.client.ApiClient
+    access: _kubeconfig.ClusterAccess
+
+    def kube_source(self) -> ManagedClusterKubeSource:
+        """A new source on the same client: sources cache what they read, and a re-check must not."""
+        return ManagedClusterKubeSource(self.api, self.meta, default_namespace=self.access.namespace)
+
+    def azure_overrides(self) -> dict[str, str]:
+        """The cluster's identity from ARM, so Azure facts need no discovery from node providerIDs."""
+        return {
+            "subscription": self.meta.subscription_id,
+            "cluster_name": self.mc.name,
+            "cluster_resource_group": self.resource_group,
+        }
+
+
+@contextmanager
+def live_cluster(
+    cli_ctx, resource_group: str, name: str, *, admin: bool, progress: Callable[[str], None]
+) -> Iterator[LiveCluster]:
+    """ARM for the cluster and its credentials, then an API client on them. The Kubernetes API becoming unreachable
+    inside the block ends in the az error that names this cluster's usual reasons (private, authorized IPs)."""
+    progress(f"Reading managed cluster {name}")
+    mc = get_managed_cluster(cli_ctx, resource_group, name)
+    check_running(mc, resource_group)
+    progress("Getting cluster credentials")
+    access = _kubeconfig.parse_kubeconfig(get_kubeconfig(cli_ctx, resource_group, mc, admin=admin))
+    # Entra ID clusters: a token for the AKS server application replaces the kubelogin exec plugin.
+    token = _client_factory.aks_server_token(cli_ctx) if access.exec_plugin else ""
+    meta = cluster_meta(mc, resource_group, _client_factory.subscription_id(cli_ctx))
+    with _kubeconfig.api_client(access, bearer_token=token) as api:
+        try:
+            yield LiveCluster(mc, resource_group, meta, api, access)
+        except UnreachableError as exc:
+            raise unreachable_error(str(exc), mc, resource_group) from None
 
 
 def get_managed_cluster(cli_ctx, resource_group: str, name: str) -> Any:

@@ -32,6 +32,7 @@ class ClusterAccess:
     client_cert: bytes = b""
     client_key: bytes = b""
     exec_plugin: bool = False  # exec or auth-provider user (kubelogin, legacy azure): needs an Entra ID token
+    user: str = ""  # the context's user entry (clusterUser_RG_NAME): who fix writes are made as, if nothing better
 
 
 def parse_kubeconfig(data: bytes) -> ClusterAccess:
@@ -54,6 +55,7 @@ def parse_kubeconfig(data: bytes) -> ClusterAccess:
             client_cert=_b64(user.get("client-certificate-data")),
             client_key=_b64(user.get("client-key-data")),
             exec_plugin="exec" in user or "auth-provider" in user,
+            user=str(context["user"]),
         )
     except (yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as exc:
         raise BadInputError(f"the kubeconfig ARM returned cannot be used ({type(exc).__name__}: {exc})") from None

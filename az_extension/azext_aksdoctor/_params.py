@@ -50,16 +50,16 @@ def load_arguments(self, _):
             options_list=["--fail-on"],
             arg_type=get_enum_type(SEVERITIES),
             help="Exit with code 1 (after printing the report) when a finding is at or above this severity; with "
-            "'none' the exit code is 0 whatever is found.",
+            "'none' the exit code is 0 whatever is found. Default: error.",
         )
         c.argument(
             "snapshot",
             options_list=["--snapshot"],
             type=file_type,
             completer=FilesCompleter(),
-            help="Diagnose a snapshot (a directory or .tar.gz) offline instead of the live cluster. Nothing is read "
-            "from Azure or the cluster; --name and --resource-group name the cluster only when the snapshot does "
-            "not.",
+            help="Diagnose a snapshot (a directory or .tar.gz, as --collect writes it) offline instead of the live "
+            "cluster; with --fix, plan from it (never applied). Nothing is read from Azure or the cluster; --name "
+            "and --resource-group name the cluster only when the snapshot does not.",
         )
         c.argument(
             "admin",
@@ -72,4 +72,84 @@ def load_arguments(self, _):
             options_list=["--no-azure"],
             help="Do not read the cluster's Azure resources (load balancers, public IPs, NSGs, VMs); the checks that "
             "need them are reported as skipped.",
+        )
+
+    _fix_arguments(self)
+    _collect_arguments(self)
+
+
+def _fix_arguments(self) -> None:
+    from aksdoctor.fixes import action_names
+
+    fix = "Fix"
+    reset = "Fix reset-sp-credential"
+    with self.argument_context("aks doctor") as c:
+        c.argument(
+            "fix",
+            options_list=["--fix"],
+            arg_type=get_enum_type(action_names()),
+            arg_group=fix,
+            help="Plan this fix action instead of diagnosing: the exact requests, the equivalent commands, the blast "
+            "radius and how to roll back. Nothing changes without --yes.",
+        )
+        c.argument(
+            "yes",
+            options_list=["--yes", "-y"],
+            arg_group=fix,
+            help="Apply the --fix plan, then re-run the checks it addresses. Not with --snapshot.",
+        )
+        c.argument(
+            "timeout",
+            options_list=["--timeout"],
+            type=int,
+            arg_group=fix,
+            help="Seconds to wait, after applying, for the re-check to pass when the change takes time (pods "
+            "restarting, a new secret replicating). Default: 120.",
+        )
+        c.argument(
+            "years",
+            options_list=["--years"],
+            type=int,
+            arg_group=reset,
+            help="Lifetime of the new service principal secret in years. Default: 1.",
+        )
+        c.argument(
+            "end_date",
+            options_list=["--end-date"],
+            arg_group=reset,
+            help="End of the new service principal secret: YYYY-MM-DD or RFC 3339. Not with --years.",
+        )
+        c.argument(
+            "show_secret",
+            options_list=["--show-secret"],
+            arg_group=reset,
+            help="Print the new secret once, on stderr (never in the result). Needed when only you can put it in "
+            "place.",
+        )
+        c.argument(
+            "remove_expired",
+            options_list=["--remove-expired"],
+            arg_group=reset,
+            help="Also delete the application's expired password credentials, after the cluster has the new one.",
+        )
+
+
+def _collect_arguments(self) -> None:
+    collect = "Collect"
+    with self.argument_context("aks doctor") as c:
+        c.argument(
+            "collect",
+            options_list=["--collect"],
+            type=file_type,
+            completer=FilesCompleter(),
+            arg_group=collect,
+            help="Instead of diagnosing, write a redacted snapshot of the cluster and its Azure resources: a "
+            "FILE.tar.gz, else a new or empty directory. Read it back with --snapshot.",
+        )
+        c.argument(
+            "anonymize",
+            options_list=["--anonymize"],
+            arg_group=collect,
+            help="With --collect: also replace subscription ids, IP addresses and cluster, node, namespace and "
+            "workload names, consistently across the snapshot.",
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from azext_aksdoctor._format import report_table
+from azext_aksdoctor._format import doctor_table
 from azext_aksdoctor._validators import validate_doctor
 
 
@@ -10,5 +10,5 @@ def load_command_table(self, _):
     # No is_preview on the group: that would tag every `az aks` command as preview.
     with self.command_group("aks") as g:
         g.custom_command(
-            "doctor", "aks_doctor", table_transformer=report_table, validator=validate_doctor, is_preview=True
+            "doctor", "aks_doctor", table_transformer=doctor_table, validator=validate_doctor, is_preview=True
         )

@@ -38,6 +38,17 @@ application are included (without --no-azure); of its credentials only ids, name
 """
 
 
+def _positive_int(text: str) -> int:
+    """argparse type for counts that must be 1 or more (a 0-year secret would be expired on arrival)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def add_parsers(sub: Any, common: argparse.ArgumentParser, prog: str) -> None:
     from aksdoctor.fixes import action_names
 
@@ -61,7 +72,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, prog: str) -> None:
         "90, 90s, 5m (default 120s)",
     )
     secret = fix.add_argument_group("reset-sp-credential")
-    secret.add_argument("--years", type=int, metavar="N", help="lifetime of the new secret in years (default 1)")
+    secret.add_argument(
+        "--years", type=_positive_int, metavar="N", help="lifetime of the new secret in years (default 1)"
+    )
     secret.add_argument("--end-date", metavar="DATE", help="end of the new secret (YYYY-MM-DD or RFC 3339)")
     secret.add_argument(
         "--show-secret", action="store_true", help="print the new secret once, on stderr (never in the report)"
