@@ -1,4 +1,4 @@
-"""An in-process Azure CLI with the `aksdoctor` extension loaded from this repository (packaging.md 1.6).
+"""An in-process Azure CLI with the `aksdoctor` extension loaded from this repository.
 
 azure-cli-core reads its config and extension folders when it is imported, so this module points them at a
 private temporary home and imports it; import it before anything else that imports `azure.cli.core`. The

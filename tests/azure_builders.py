@@ -1,6 +1,6 @@
 """ARM and Graph objects in the REST shape, for scenario snapshots (written under the snapshot's azure/ folder).
 
-Names follow cloud-provider-azure's conventions (domain.md-style rules re-stated here as test data): a Service's
+Names follow cloud-provider-azure's conventions (re-stated here as test data): a Service's
 base name is "a" + the first 31 hex characters of its UID, the LB is `kubernetes` / `kubernetes-internal`, the
 frontend, rules and probes are named after the base, managed public IPs are `kubernetes-<base>`.
 """

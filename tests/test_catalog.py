@@ -15,7 +15,7 @@ from aksdoctor.checks import CHECK_MODULES, all_checks
 from aksdoctor.checks.base import check
 from aksdoctor.fixes import action_names, get_action
 
-# DESIGN.md section 3, "Check catalog (stable ids)".
+# The check catalog's stable ids (README.md, "Checks").
 DESIGN_IDS = (
     "lb.pending",
     "lb.auth-failed",

@@ -1,7 +1,7 @@
 """`az aks doctor`: run the aksdoctor engine on an AKS cluster with az's own login, or on a snapshot; with `--fix`
 plan (and with `--yes` apply) a fix action, with `--collect` write a redacted snapshot (see `_actions.py`).
 
-The command returns its result as data (the JSON report of DESIGN.md section 5, the fix run, or what was
+The command returns its result as data (the aksdoctor JSON report, the fix run, or what was
 collected), so az renders `-o json|yaml|table|tsv|none` and applies `--query`. An exit code that depends on the
 result (`--fail-on`, Azure unreachable, a fix that did not work) is set after the result has been printed: see
 `_az.fail_after_output`.

@@ -1,4 +1,4 @@
-"""Write a snapshot (DESIGN.md section 4) from a live cluster, with secrets redacted, as a directory or a .tar.gz.
+"""Write a snapshot (README.md, "Snapshots") from a live cluster, secrets redacted, as a directory or a .tar.gz.
 
 The bundle holds what the checks read, through the same source methods the facts use, so `--snapshot BUNDLE`
 gives the findings the live run gave: Services, pods, EndpointSlices, Endpoints, nodes, events, DaemonSets,
@@ -44,7 +44,7 @@ from aksdoctor.sources.base import AZURE_KINDS, AzureSource, KubeSource, LogText
 LOG_TAIL_LINES = 2000
 SYSTEM_NAMESPACE = "kube-system"
 ARCHIVE_ROOT = "aksdoctor-snapshot"
-# file stem -> how the live source lists it (DESIGN.md §4 kubernetes/; the snapshot reader types files by stem)
+# file stem -> how the live source lists it (kubernetes/; the snapshot reader types files by stem)
 KINDS: tuple[tuple[str, Callable[[KubeSource], list[dict]]], ...] = (
     ("nodes", lambda s: s.list_nodes()),
     ("services", lambda s: s.list_services()),

@@ -1,4 +1,4 @@
-"""Errors that end a run, each with the exit code of DESIGN.md section 2. Front-ends print `str(err)` only."""
+"""Errors that end a run, each with its exit code (README.md, "Exit codes"). Front-ends print `str(err)` only."""
 
 from __future__ import annotations
 

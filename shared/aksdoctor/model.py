@@ -1,4 +1,4 @@
-"""The report model: what a run produces, independent of how it is rendered (DESIGN.md section 5)."""
+"""The report model: what a run produces, independent of how it is rendered; to_dict() is the JSON report contract."""
 
 from __future__ import annotations
 

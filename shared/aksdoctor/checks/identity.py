@@ -213,7 +213,7 @@ _CREDENTIAL_COLUMNS = "[].{keyId:keyId, name:displayName, end:endDateTime}"
 
 
 def _reset_fix(ctx: CheckContext, app_id: str) -> Fix:
-    """domain.md §4.3: a new secret (appended, so the old one keeps working until the cluster has the new one)."""
+    """A new secret, appended: the old one keeps working until the cluster has the new one."""
     cluster = _cluster(ctx)
     reset = shell.command("az", "ad", "app", "credential", "reset", "--id", app_id, "--append", "--query", "password")
     commands = [

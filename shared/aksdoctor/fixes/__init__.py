@@ -1,4 +1,4 @@
-"""Fix actions (DESIGN.md section 3, "fix" column). Each module holds one action named after it: module
+"""Fix actions (the "fix" column of the check catalog). Each module holds one action named after it: module
 `exclude_virtual_nodes` is action `exclude-virtual-nodes`. Modules are listed explicitly so frozen builds carry
 them, and so the names are known without importing any action."""
 

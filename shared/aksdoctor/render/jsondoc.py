@@ -1,4 +1,4 @@
-"""`-o json`: the report document of DESIGN.md section 5, the contract scripts and the evaluation read."""
+"""`-o json`: the report document, the contract scripts read."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one snapshot source (DESIGN.md section 4): a directory or .tar.gz, or a `kubectl cluster-info dump` tree.
+"""The one snapshot source (README.md, "Snapshots"): a directory or .tar.gz, or a `kubectl cluster-info dump` tree.
 
 Files are parsed only when a fact needs them: a file's name (`pods.json`) and folder (a namespace in a
 cluster-info dump) tell which kinds and namespaces it can hold, so `lb` on a large snapshot reads its own
