@@ -170,3 +170,14 @@ def test_no_color_on_pipes():
     result = cli("cluster", "--snapshot", str(EXAMPLE))
     assert "\x1b[" not in result.stdout
     assert result.stderr == ""
+
+
+def test_unrecognised_snapshot_files_are_noted_once(tmp_path):
+    snap = tmp_path / "snap"
+    shutil.copytree(EXAMPLE, snap)
+    for i in range(7):
+        (snap / f"notes-{i}.txt").write_text("not part of a snapshot\n")
+    report = json.loads(cli("cluster", "--snapshot", str(snap), "-o", "json").stdout)
+    [note] = [n for n in report["notes"] if n.startswith("ignored")]
+    assert note.startswith("ignored 7 unrecognised snapshot file(s): notes-0.txt, ")
+    assert note.endswith(" and 2 more")

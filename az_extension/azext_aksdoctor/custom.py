@@ -104,7 +104,7 @@ def _diagnose_snapshot(
     facts = Facts(target=target, kube=snap, azure=azure, azure_reason=NO_AZURE_REASON)
     with _az.progress(cmd.cli_ctx, "Diagnosing") as progress:
         report = _run(facts, include, exclude, progress)
-    report.notes.extend(snapshot_notes(snap))
+    report.notes.extend(snap.snapshot_notes())
     return report, azure
 
 
@@ -139,14 +139,6 @@ def _run(facts: Any, include: list[str], exclude: list[str], progress: Any) -> R
         progress(f"Reading {name.replace('_', ' ')} ({done}/{total})")
 
     return engine.run(facts, include=include, exclude=exclude, progress=fact_progress)
-
-
-def snapshot_notes(snap: Any) -> list[str]:
-    notes = [f"malformed snapshot file {p}" for p in snap.problems]
-    if snap.ignored:
-        shown = ", ".join(snap.ignored[:5]) + (f" and {len(snap.ignored) - 5} more" if len(snap.ignored) > 5 else "")
-        notes.append(f"ignored {len(snap.ignored)} unrecognised snapshot file(s): {shown}")
-    return notes
 
 
 def _fail_on_findings(cli_ctx, report: Report, fail_on: str) -> None:

@@ -52,7 +52,8 @@ def diagnose(args: argparse.Namespace) -> int:
     finally:
         if progress:
             progress.clear()
-    report.notes.extend(_source_notes(source))
+    if args.snapshot:
+        report.notes.extend(source.snapshot_notes())
     report.notes.extend(f"Azure: {note}" for note in getattr(azure, "notes", ()))
     width = shutil.get_terminal_size((100, 24)).columns
     sys.stdout.write(render(report, args.output, color=should_color(sys.stdout), width=width))
@@ -135,15 +136,6 @@ def _cloud_config_file(args: argparse.Namespace) -> str | None:
     if path and not os.path.isfile(os.path.expanduser(path)):
         raise BadInputError(f"--cloud-config: file not found: {path}")
     return path
-
-
-def _source_notes(source: Any) -> list[str]:
-    notes = [f"malformed snapshot file {p}" for p in getattr(source, "problems", ())]
-    ignored = getattr(source, "ignored", ())
-    if ignored:
-        shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
-        notes.append(f"ignored {len(ignored)} unrecognised snapshot file(s): {shown}")
-    return notes
 
 
 class ProgressLine:

@@ -39,10 +39,10 @@ import yaml
 
 from aksdoctor import __version__, knowledge, kube, tunnel
 from aksdoctor.errors import FactUnavailable, UsageError
+from aksdoctor.kube import SYSTEM_NAMESPACE
 from aksdoctor.sources.base import AZURE_KINDS, AzureSource, KubeSource, LogText
 
 LOG_TAIL_LINES = 2000
-SYSTEM_NAMESPACE = "kube-system"
 ARCHIVE_ROOT = "aksdoctor-snapshot"
 # file stem -> how the live source lists it (kubernetes/; the snapshot reader types files by stem)
 KINDS: tuple[tuple[str, Callable[[KubeSource], list[dict]]], ...] = (

@@ -19,12 +19,12 @@ from typing import Any
 
 from aksdoctor import kube
 from aksdoctor.errors import FactUnavailable, UnreachableError
+from aksdoctor.kube import SYSTEM_NAMESPACE
 from aksdoctor.model import Target
 from aksdoctor.sources.base import AZURE_KINDS, AzureScope, AzureSource, ClusterMeta, KubeSource
 
 FactFn = Callable[["Facts"], Any]
 _FACTS: dict[str, FactFn] = {}
-SYSTEM_NAMESPACE = "kube-system"
 
 
 def fact(name: str) -> Callable[[FactFn], FactFn]:

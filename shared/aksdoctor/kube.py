@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 LB_SERVICE_TYPE = "LoadBalancer"
+SYSTEM_NAMESPACE = "kube-system"  # tunnel agents, device plugins, kured, the cloud provider's Secret
 _FRACTION = re.compile(r"\.(\d+)")
 
 

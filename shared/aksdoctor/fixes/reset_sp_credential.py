@@ -50,10 +50,10 @@ from aksdoctor.fixes.base import (
     Writer,
     register,
 )
+from aksdoctor.kube import SYSTEM_NAMESPACE
 from aksdoctor.sources.kube_writer import MERGE_PATCH
 
 AKS_API_VERSION = "2025-05-01"
-SYSTEM_NAMESPACE = "kube-system"
 SECRET_PATH = f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/secrets/{cloud_config.SECRET_NAME}"
 NEW_SECRET = "<the new secret from step {n}>"
 AKS, IN_SECRET, ON_NODES = "aks", "secret", "file"

@@ -17,12 +17,12 @@ from typing import Any
 
 from aksdoctor import kube
 from aksdoctor.errors import BadInputError, FactUnavailable, UnreachableError
+from aksdoctor.kube import SYSTEM_NAMESPACE
 from aksdoctor.sources.base import ClusterMeta, LogText
 
 PAGE_SIZE = 500
 LOG_TAIL_LINES = 2000
 CONTROLLER_POD_MARKERS = ("cloud-controller-manager", "kube-controller-manager")
-SYSTEM_NAMESPACE = "kube-system"
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
 

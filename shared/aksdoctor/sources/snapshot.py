@@ -18,6 +18,7 @@ from typing import Any
 from aksdoctor import kube
 from aksdoctor.azure import resources as arm
 from aksdoctor.errors import BadInputError, FactUnavailable
+from aksdoctor.kube import SYSTEM_NAMESPACE
 from aksdoctor.sources.base import AZURE_KINDS, AzureScope, ClusterMeta, LogText
 from aksdoctor.sources.documents import MalformedDocument, arm_records, kube_objects, list_kind, parse_text
 
@@ -40,7 +41,6 @@ FILE_KINDS = {
     "namespaces": "Namespace",
     "secrets": "Secret",
 }
-SYSTEM_NAMESPACE = "kube-system"
 CONTROLLER_LOG_MARKERS = ("cloud-controller-manager", "kube-controller-manager", "controller-manager")
 
 
@@ -255,6 +255,16 @@ class SnapshotSource:
         if not wanted:
             raise FactUnavailable("not in snapshot: controller-manager or cloud-controller-manager logs")
         return [self._read_log(log) for log in wanted]
+
+    def snapshot_notes(self) -> list[str]:
+        """What a report should say about the snapshot itself: malformed files, and files it did not recognise."""
+        notes = [f"malformed snapshot file {p}" for p in self.problems]
+        if self.ignored:
+            more = f" and {len(self.ignored) - 5} more" if len(self.ignored) > 5 else ""
+            notes.append(
+                f"ignored {len(self.ignored)} unrecognised snapshot file(s): {', '.join(self.ignored[:5])}{more}"
+            )
+        return notes
 
     def logs(self) -> list[LogText]:
         """Every log in the snapshot (kubelet journals, kube-system pods), read."""
